@@ -1,0 +1,28 @@
+export type { RaftConfig, RaftOptions } from './config.js';
+export { DEFAULT_CONFIG, resolveConfig } from './config.js';
+export { Inflights } from './inflights.js';
+export { RaftLog } from './log.js';
+export type {
+  PersistedEvent,
+  ProposeEvent,
+  RaftContext,
+  RaftEvent,
+  RaftMachine,
+  TransferLeadershipEvent,
+} from './machine.js';
+export { raftMachine } from './machine.js';
+export type * from './messages.js';
+export { isResponse, MESSAGE_TYPES } from './messages.js';
+export type { Clock, NodeStatus, RaftNodeOptions } from './node.js';
+export { RaftNode } from './node.js';
+export type { ProgressState } from './progress.js';
+export { Progress } from './progress.js';
+export { committedIndex, majority, type VoteResult, voteResult } from './quorum.js';
+export type { PersistedState, ProposeResult } from './raft.js';
+export { Raft } from './raft.js';
+export type { Random } from './random.js';
+export { seededRandom } from './random.js';
+export type { Ready } from './ready.js';
+export { isEmptyReady } from './ready.js';
+export type { Entry, EntryType, HardState, NodeId, Role } from './types.js';
+export { assertNever, EMPTY_DATA, EMPTY_HARD_STATE } from './types.js';

@@ -1,0 +1,119 @@
+import type { Entry, NodeId } from './types.js';
+
+/** MessageBase is carried by every Raft RPC: sender, receiver and the sender's term (§5.1). */
+interface MessageBase {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The sender's term; for PreVote, the term the sender would campaign in (§9.6). */
+  readonly term: number;
+}
+
+/**
+ * PreVote asks whether the receiver would vote for the sender in `term`
+ * without anyone changing their term (thesis §9.6). `term` is the sender's
+ * current term + 1.
+ */
+export interface PreVote extends MessageBase {
+  readonly type: 'PreVote';
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+}
+
+/** PreVoteResponse answers a PreVote; when granted, `term` echoes the requested term. */
+export interface PreVoteResponse extends MessageBase {
+  readonly type: 'PreVoteResponse';
+  readonly granted: boolean;
+}
+
+/** RequestVote is sent by candidates to gather votes (§5.2, §5.4.1). */
+export interface RequestVote extends MessageBase {
+  readonly type: 'RequestVote';
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  /** Set when the election follows a TimeoutNow (§3.10): voters then ignore their leader lease. */
+  readonly transfer: boolean;
+}
+
+/** RequestVoteResponse answers a RequestVote. */
+export interface RequestVoteResponse extends MessageBase {
+  readonly type: 'RequestVoteResponse';
+  readonly granted: boolean;
+}
+
+/** AppendEntries replicates log entries (§5.3); with no entries it still carries the consistency check. */
+export interface AppendEntries extends MessageBase {
+  readonly type: 'AppendEntries';
+  readonly prevLogIndex: number;
+  readonly prevLogTerm: number;
+  readonly entries: readonly Entry[];
+  readonly leaderCommit: number;
+}
+
+/**
+ * AppendEntriesResponse answers an AppendEntries.
+ * On success `index` is the last index now known to match the leader's log.
+ * On rejection `index` is the rejected prevLogIndex, and (`hintIndex`, `hintTerm`)
+ * let the leader skip a whole term per round trip (§5.3 "fast backtracking"):
+ * `hintIndex` is the largest index <= min(prevLogIndex, lastIndex) whose term is
+ * <= prevLogTerm in the follower's log, `hintTerm` the follower's term there.
+ */
+export interface AppendEntriesResponse extends MessageBase {
+  readonly type: 'AppendEntriesResponse';
+  readonly success: boolean;
+  readonly index: number;
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+}
+
+/**
+ * Heartbeat asserts leadership between AppendEntries (§5.2). It carries no
+ * consistency check; `commit` is min(the follower's matchIndex, commitIndex),
+ * which the follower may adopt safely.
+ */
+export interface Heartbeat extends MessageBase {
+  readonly type: 'Heartbeat';
+  readonly commit: number;
+}
+
+/** HeartbeatResponse answers a Heartbeat; it proves the follower is alive (CheckQuorum, §6.2). */
+export interface HeartbeatResponse extends MessageBase {
+  readonly type: 'HeartbeatResponse';
+}
+
+/** TimeoutNow tells a caught-up follower to start an election at once (leadership transfer, §3.10). */
+export interface TimeoutNow extends MessageBase {
+  readonly type: 'TimeoutNow';
+}
+
+/** Message is every RPC exchanged between Raft servers. */
+export type Message =
+  | PreVote
+  | PreVoteResponse
+  | RequestVote
+  | RequestVoteResponse
+  | AppendEntries
+  | AppendEntriesResponse
+  | Heartbeat
+  | HeartbeatResponse
+  | TimeoutNow;
+
+/** MessageType is the discriminant of {@link Message}. */
+export type MessageType = Message['type'];
+
+/** MESSAGE_TYPES lists every message type, for codecs and validation. */
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  'PreVote',
+  'PreVoteResponse',
+  'RequestVote',
+  'RequestVoteResponse',
+  'AppendEntries',
+  'AppendEntriesResponse',
+  'Heartbeat',
+  'HeartbeatResponse',
+  'TimeoutNow',
+];
+
+/** isResponse tells whether a message answers another one. */
+export function isResponse(m: Message): boolean {
+  return m.type.endsWith('Response');
+}

@@ -1,0 +1,198 @@
+import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
+import { type RaftOptions, resolveConfig } from './config.js';
+import { type RaftEvent, raftMachine } from './machine.js';
+import type { Message } from './messages.js';
+import { type PersistedState, type ProposeResult, Raft } from './raft.js';
+import type { Random } from './random.js';
+import type { Ready } from './ready.js';
+import type { HardState, NodeId, Role } from './types.js';
+
+/** Clock is the timer source the statechart's delayed transitions run on (XState's `clock` option). */
+export interface Clock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** RaftNodeOptions configures a {@link RaftNode}. */
+export interface RaftNodeOptions extends RaftOptions {
+  /** Timers: a real clock in the runtime, virtual time in the simulator. */
+  readonly clock: Clock;
+  /** Randomness for election timeouts: seeded in the simulator. */
+  readonly random: Random;
+  /** What the server finds in its storage; omitted for a brand-new server. */
+  readonly persisted?: PersistedState;
+  /** Called after a timer fired and left work for the host (a Ready). */
+  readonly onReady?: () => void;
+  /** XState inspection observer; off by default, and free when off. */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+/** NodeStatus is a snapshot of one server for display and tests. */
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly leaderId: NodeId | null;
+  readonly commitIndex: number;
+  readonly lastApplied: number;
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  readonly stableIndex: number;
+}
+
+/**
+ * RaftNode is the host's handle on one Raft server: it feeds events into the
+ * role statechart and hands back {@link Ready} values (etcd-io/raft's `Node`,
+ * synchronous). It performs no I/O; the host persists, sends and applies.
+ *
+ * ```ts
+ * const node = new RaftNode({ id: 'n1', voters, clock, random, onReady: drain });
+ * node.start();
+ * node.step(message);            // one event per RPC
+ * while (node.hasReady()) { const rd = node.ready(); ...; node.advance(rd); }
+ * ```
+ */
+export class RaftNode {
+  /** The protocol state; read-only for hosts (monitors, status displays). */
+  readonly raft: Raft;
+  private readonly actor: Actor<typeof raftMachine>;
+  private failure: unknown = null;
+
+  constructor(options: RaftNodeOptions) {
+    const config = resolveConfig(options);
+    this.raft = new Raft(config, options.random, options.persisted);
+    const onReady = options.onReady;
+    const clock = options.clock;
+    // Wrap the clock so that the host learns when a timer-driven step left a Ready.
+    const wrapped: Clock = onReady
+      ? {
+          setTimeout: (fn, ms) =>
+            clock.setTimeout(() => {
+              fn();
+              if (this.hasReady()) onReady();
+            }, ms),
+          clearTimeout: (h) => clock.clearTimeout(h),
+        }
+      : clock;
+    this.actor = createActor(raftMachine, {
+      input: { raft: this.raft },
+      clock: wrapped,
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
+    this.actor.subscribe({
+      error: (err) => {
+        this.failure = err;
+      },
+    });
+  }
+
+  /** id is this server's id. */
+  get id(): NodeId {
+    return this.raft.id;
+  }
+
+  /** start enters the follower state and starts its election timer. */
+  start(): this {
+    this.actor.start();
+    this.check();
+    return this;
+  }
+
+  /** stop halts the statechart and cancels its timers; the node takes no more events. */
+  stop(): void {
+    this.actor.stop();
+  }
+
+  /** step delivers one RPC (§5). Messages addressed to another server are refused. */
+  step(m: Message): void {
+    if (m.to !== this.raft.id) throw new Error(`message for ${m.to} delivered to ${this.raft.id}`);
+    this.send(m);
+  }
+
+  /**
+   * propose is Raft's Start(): on the leader, append the commands as one batch
+   * and begin replicating them; returns at once, before they commit.
+   */
+  propose(commands: readonly Uint8Array[]): ProposeResult {
+    this.raft.lastProposal = null;
+    this.send({ type: 'Propose', commands });
+    return this.raft.lastProposal!;
+  }
+
+  /** transferLeadership asks the leader to hand over to `to` once it is caught up (§3.10). */
+  transferLeadership(to: NodeId): void {
+    this.send({ type: 'TransferLeadership', to });
+  }
+
+  /** hasReady tells whether the host has work: something to persist, send or apply. */
+  hasReady(): boolean {
+    const r = this.raft;
+    return (
+      r.messages.length > 0 ||
+      r.earlyMessages.length > 0 ||
+      r.log.hasUnpersisted() ||
+      r.log.hasCommitted() ||
+      r.hardStateChanged()
+    );
+  }
+
+  /** ready collects the work accumulated since the last call; see {@link Ready} for the order to follow. */
+  ready(): Ready {
+    const r = this.raft;
+    const rd: Ready = {
+      hardState: r.takeHardState(),
+      entries: r.log.takeUnpersisted(),
+      earlyMessages: r.earlyMessages,
+      messages: r.messages,
+      committed: r.log.takeCommitted(),
+    };
+    r.earlyMessages = [];
+    r.messages = [];
+    return rd;
+  }
+
+  /** advance tells the core that `rd`'s hard state and entries are durable. */
+  advance(rd: Ready): void {
+    const last = rd.entries[rd.entries.length - 1];
+    if (last !== undefined) this.send({ type: 'Persisted', index: last.index, term: last.term });
+  }
+
+  /** hardState is the current persistent state. */
+  hardState(): HardState {
+    return this.raft.hardState();
+  }
+
+  /** status is a snapshot of this server for display. */
+  status(): NodeStatus {
+    const r = this.raft;
+    return {
+      id: r.id,
+      role: r.role,
+      term: r.term,
+      vote: r.vote,
+      leaderId: r.leaderId,
+      commitIndex: r.log.committed,
+      lastApplied: r.log.applied,
+      lastLogIndex: r.log.lastIndex(),
+      lastLogTerm: r.log.lastTerm(),
+      stableIndex: r.log.stableIndex,
+    };
+  }
+
+  /** stateValue is the statechart's current state (e.g. `{ follower: 'leaderRecent' }`). */
+  stateValue(): unknown {
+    return this.actor.getSnapshot().value;
+  }
+
+  private send(event: RaftEvent): void {
+    this.check();
+    this.actor.send(event);
+    this.check();
+  }
+
+  /** check rethrows a failure of the statechart (an impossible state), synchronously, to the host. */
+  private check(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+}

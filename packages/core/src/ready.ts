@@ -1,0 +1,40 @@
+import type { Message } from './messages.js';
+import type { Entry, HardState } from './types.js';
+
+/**
+ * Ready is everything the core asks its host to do after one or more events,
+ * in the order the host must follow (etcd-io/raft `Ready`, DESIGN.md):
+ *
+ * 1. send `earlyMessages` at once: the leader's AppendEntries, Heartbeats and
+ *    TimeoutNow, which may go out before the leader's own write (thesis §10.2.1);
+ * 2. make `hardState` and `entries` durable, in one atomic batch, after every
+ *    earlier Ready's batch (entries may overwrite a suffix starting at
+ *    `entries[0].index`: truncate the stored log there first);
+ * 3. only then send `messages`: votes and append acknowledgements promise
+ *    durable state (§5.2, §5.3 "before responding to RPCs");
+ * 4. apply `committed` to the state machine, in order: they are committed;
+ * 5. call {@link RaftNode.advance} with this Ready once step 2 is done.
+ */
+export interface Ready {
+  /** The hard state to persist, if it changed since the previous Ready. */
+  readonly hardState: HardState | null;
+  /** Entries to append to stable storage; empty when there are none. */
+  readonly entries: readonly Entry[];
+  /** Messages that may be sent before `hardState`/`entries` are durable. */
+  readonly earlyMessages: readonly Message[];
+  /** Messages to send only after `hardState` and `entries` are durable. */
+  readonly messages: readonly Message[];
+  /** Committed entries to apply to the state machine, in log order. */
+  readonly committed: readonly Entry[];
+}
+
+/** isEmptyReady tells whether a Ready asks nothing of the host. */
+export function isEmptyReady(rd: Ready): boolean {
+  return (
+    rd.hardState === null &&
+    rd.entries.length === 0 &&
+    rd.earlyMessages.length === 0 &&
+    rd.messages.length === 0 &&
+    rd.committed.length === 0
+  );
+}
