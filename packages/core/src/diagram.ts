@@ -1,0 +1,191 @@
+import type { AnyStateMachine, AnyStateNode, StateValue } from 'xstate';
+
+/** DiagramOptions tunes {@link statechartToMermaid}. */
+export interface DiagramOptions {
+  /** A state value (e.g. a node's current state) to highlight. */
+  readonly highlight?: StateValue;
+  /** List the events each state handles without changing state (default true). */
+  readonly handlers?: boolean;
+}
+
+interface TransitionLike {
+  readonly eventType: string;
+  readonly guard?: unknown;
+  readonly target?: readonly AnyStateNode[];
+  readonly actions: readonly unknown[];
+}
+
+const ROOT_SOURCE = 'any_role';
+
+/**
+ * statechartToMermaid draws a machine as a Mermaid `stateDiagram-v2`, read
+ * from the machine definition itself, so the picture cannot drift from the
+ * code. Transitions declared on the root (rules shared by every role) are
+ * drawn from an "any role" pseudo-state.
+ */
+export function statechartToMermaid(machine: AnyStateMachine, options: DiagramOptions = {}): string {
+  const handlers = options.handlers ?? true;
+  const lines: string[] = ['stateDiagram-v2'];
+  const root = machine.root;
+  const active = options.highlight === undefined ? new Set<string>() : activeIds(root, options.highlight);
+
+  // Every edge is drawn inside the lowest composite holding both ends, between
+  // that composite's children: Mermaid cannot draw into another composite.
+  const edges = new Map<string, Map<string, string[]>>();
+  const addEdge = (container: AnyStateNode, from: string, to: string, text: string) => {
+    const perContainer = edges.get(nodeId(container)) ?? new Map<string, string[]>();
+    const key = `${from} --> ${to}`;
+    const list = perContainer.get(key) ?? [];
+    if (!list.includes(text)) list.push(text);
+    perContainer.set(key, list);
+    edges.set(nodeId(container), perContainer);
+  };
+  const visit = (source: AnyStateNode): void => {
+    for (const t of ownTransitions(source)) {
+      for (const target of t.target ?? []) {
+        const lca = commonAncestor(source, target);
+        const from = source === lca ? undefined : childOn(lca, source);
+        const to = childOn(lca, target);
+        let text = label(t);
+        if (from !== undefined && from !== source)
+          text = `${source.path.slice(from.path.length).join('.')}: ${text}`;
+        if (to !== target) text = `${text} → ${target.key}`;
+        addEdge(lca, from === undefined ? ROOT_SOURCE : nodeId(from), nodeId(to), text);
+      }
+    }
+    for (const child of Object.values(source.states) as AnyStateNode[]) visit(child);
+  };
+  visit(root);
+
+  const emitEdges = (container: AnyStateNode, indent: string): void => {
+    for (const [key, texts] of edges.get(nodeId(container)) ?? [])
+      lines.push(`${indent}${key} : ${texts.join('<br/>')}`);
+  };
+
+  const emitState = (node: AnyStateNode, indent: string): void => {
+    const id = nodeId(node);
+    const children = Object.values(node.states) as AnyStateNode[];
+    lines.push(`${indent}state "${node.key}" as ${id}`);
+    if (children.length > 0) {
+      lines.push(`${indent}state ${id} {`);
+      const inner = `${indent}  `;
+      if (node.type === 'parallel') {
+        children.forEach((child, i) => {
+          if (i > 0) lines.push(`${inner}--`);
+          emitState(child, inner);
+        });
+      } else {
+        const initial = node.initial?.target?.[0] as AnyStateNode | undefined;
+        if (initial) lines.push(`${inner}[*] --> ${nodeId(initial)}`);
+        for (const child of children) emitState(child, inner);
+      }
+      emitEdges(node, inner);
+      lines.push(`${indent}}`);
+    }
+    if (handlers) {
+      for (const t of ownTransitions(node)) {
+        if (t.target === undefined || t.target.length === 0) {
+          const acts = actionNames(t.actions);
+          lines.push(`${indent}${id} : ${label(t)}${acts ? ` / ${acts}` : ''}`);
+        }
+      }
+    }
+  };
+
+  lines.push(`  [*] --> ${nodeId(root.initial!.target![0] as AnyStateNode)}`);
+  for (const child of Object.values(root.states) as AnyStateNode[]) emitState(child, '  ');
+  if (ownTransitions(root).some((t) => (t.target?.length ?? 0) > 0)) {
+    lines.push(`  state "any role" as ${ROOT_SOURCE}`);
+    lines.push(`  classDef shared stroke-dasharray: 5 5`);
+    lines.push(`  class ${ROOT_SOURCE} shared`);
+  }
+  emitEdges(root, '  ');
+  if (active.size > 0) {
+    lines.push('  classDef active fill:#f9a825,stroke:#e65100,color:#000');
+    lines.push(`  class ${[...active].join(',')} active`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function ancestors(node: AnyStateNode): AnyStateNode[] {
+  const out: AnyStateNode[] = [];
+  for (let n: AnyStateNode | undefined = node; n; n = n.parent) out.unshift(n);
+  return out;
+}
+
+/** commonAncestor is the lowest composite strictly containing both states (the source itself for the root). */
+function commonAncestor(a: AnyStateNode, b: AnyStateNode): AnyStateNode {
+  const pa = ancestors(a);
+  const pb = ancestors(b);
+  let i = 0;
+  while (i < pa.length && i < pb.length && pa[i] === pb[i]) i++;
+  const lca = pa[i - 1]!;
+  // A transition within one subtree is drawn in the parent of the higher end.
+  return lca === a || lca === b ? (lca.parent ?? lca) : lca;
+}
+
+/** childOn is the child of `container` on the path to `node` (the node itself if it is one). */
+function childOn(container: AnyStateNode, node: AnyStateNode): AnyStateNode {
+  const path = ancestors(node);
+  return path[path.indexOf(container) + 1] ?? node;
+}
+
+function nodeId(node: AnyStateNode): string {
+  return node.path.join('_');
+}
+
+function ownTransitions(node: AnyStateNode): TransitionLike[] {
+  const out: TransitionLike[] = [];
+  for (const list of node.transitions.values()) out.push(...(list as TransitionLike[]));
+  for (const t of (node.always ?? []) as TransitionLike[]) out.push({ ...t, eventType: '' });
+  return out;
+}
+
+function label(t: TransitionLike): string {
+  const after = /^xstate\.after\.([^.]+)\./.exec(t.eventType);
+  const event = after ? `after ${after[1]}` : t.eventType === '' ? 'always' : t.eventType;
+  const guard = guardName(t.guard);
+  return guard ? `${event} [${guard}]` : event;
+}
+
+function guardName(g: unknown): string {
+  if (g === undefined) return '';
+  if (typeof g === 'string') return g;
+  if (typeof g === 'object' && g !== null && 'type' in g && typeof g.type === 'string') return g.type;
+  if (typeof g === 'function') {
+    const check = (g as { check?: { name?: string } }).check?.name ?? '';
+    const parts = (
+      (g as { guards?: unknown[]; guard?: unknown }).guards ?? [(g as { guard?: unknown }).guard]
+    ).map(guardName);
+    const op = check.replace(/^check/, '').toLowerCase() || 'guard';
+    return op === 'not' ? `!${parts[0]}` : parts.join(op === 'and' ? ' && ' : ' || ');
+  }
+  return 'guard';
+}
+
+function actionNames(actions: readonly unknown[]): string {
+  return actions
+    .map((a) => (typeof a === 'string' ? a : typeof a === 'object' && a && 'type' in a ? String(a.type) : ''))
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** activeIds lists the diagram ids of every state in a state value. */
+function activeIds(root: AnyStateNode, value: StateValue): Set<string> {
+  const out = new Set<string>();
+  const walk = (node: AnyStateNode, v: StateValue): void => {
+    if (typeof v === 'string') {
+      const child = node.states[v] as AnyStateNode | undefined;
+      if (child) out.add(nodeId(child));
+      return;
+    }
+    for (const [key, sub] of Object.entries(v)) {
+      const child = node.states[key] as AnyStateNode | undefined;
+      if (!child) continue;
+      out.add(nodeId(child));
+      if (sub !== undefined) walk(child, sub as StateValue);
+    }
+  };
+  walk(root, value);
+  return out;
+}
