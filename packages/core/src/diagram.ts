@@ -83,11 +83,16 @@ export function statechartToMermaid(machine: AnyStateMachine, options: DiagramOp
       lines.push(`${indent}}`);
     }
     if (handlers) {
-      for (const t of ownTransitions(node)) {
-        if (t.target === undefined || t.target.length === 0) {
+      const handled = ownTransitions(node)
+        .filter((t) => t.target === undefined || t.target.length === 0)
+        .map((t) => {
           const acts = actionNames(t.actions);
-          lines.push(`${indent}${id} : ${label(t)}${acts ? ` / ${acts}` : ''}`);
-        }
+          return `${label(t)}${acts ? ` / ${acts}` : ''}`;
+        });
+      // Mermaid gives composite states no description rows: their handlers go in a note.
+      if (children.length === 0) for (const h of handled) lines.push(`${indent}${id} : ${h}`);
+      else if (handled.length > 0) {
+        lines.push(`${indent}note right of ${id}`, ...handled.map((h) => `${indent}  ${h}`), `${indent}end note`);
       }
     }
   };
