@@ -92,7 +92,11 @@ export function statechartToMermaid(machine: AnyStateMachine, options: DiagramOp
       // Mermaid gives composite states no description rows: their handlers go in a note.
       if (children.length === 0) for (const h of handled) lines.push(`${indent}${id} : ${h}`);
       else if (handled.length > 0) {
-        lines.push(`${indent}note right of ${id}`, ...handled.map((h) => `${indent}  ${h}`), `${indent}end note`);
+        lines.push(
+          `${indent}note right of ${id}`,
+          ...handled.map((h) => `${indent}  ${h}`),
+          `${indent}end note`,
+        );
       }
     }
   };

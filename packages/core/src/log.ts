@@ -28,11 +28,23 @@ export class RaftLog {
   /** Highest index handed to the host to persist. */
   persistingIndex = 0;
 
-  /** restore loads the durable log of a restarting server: every given entry is already stable. */
-  restore(entries: readonly Entry[], commit: number, applied: number): void {
+  /**
+   * restore loads the durable log of a restarting server: every given entry is
+   * already stable. After compaction (§7) the entries start just after `snapshot`.
+   */
+  restore(
+    entries: readonly Entry[],
+    commit: number,
+    applied: number,
+    snapshot: { readonly index: number; readonly term: number } = { index: 0, term: 0 },
+  ): void {
+    this.snapshotIndex = snapshot.index;
+    this.snapshotTerm = snapshot.term;
     const first = entries[0];
     if (first !== undefined) {
-      this.snapshotIndex = first.index - 1;
+      if (first.index !== snapshot.index + 1) {
+        throw new Error(`log starts at ${first.index} but the snapshot ends at ${snapshot.index}`);
+      }
       for (let i = 1; i < entries.length; i++) {
         if (entries[i]!.index !== first.index + i) {
           throw new Error(
@@ -43,7 +55,7 @@ export class RaftLog {
     }
     this.entries = entries.slice();
     this.stableIndex = this.persistingIndex = this.lastIndex();
-    this.committed = Math.min(commit, this.lastIndex());
+    this.committed = Math.max(this.snapshotIndex, Math.min(commit, this.lastIndex()));
     this.applied = Math.min(Math.max(applied, this.snapshotIndex), this.committed);
   }
 

@@ -115,6 +115,8 @@ export class RaftNode {
    * and begin replicating them; returns at once, before they commit.
    */
   propose(commands: readonly Uint8Array[]): ProposeResult {
+    if (commands.length === 0) throw new RangeError('propose needs at least one command');
+    if (this.actor.getSnapshot().status !== 'active') throw new Error(`${this.raft.id} is stopped`);
     this.raft.lastProposal = null;
     this.send({ type: 'Propose', commands });
     return this.raft.lastProposal!;

@@ -12,6 +12,8 @@ export interface PersistedState {
   readonly entries: readonly Entry[];
   /** Highest index the state machine already reflects (0 for a state machine rebuilt from scratch). */
   readonly applied?: number;
+  /** The last entry a snapshot covers, when the log was compacted (§7); entries then start just after it. */
+  readonly snapshot?: { readonly index: number; readonly term: number };
 }
 
 /** ProposeResult is Raft's Start(): where the first proposed command will sit if it commits. */
@@ -73,7 +75,12 @@ export class Raft {
     this.peers = config.voters.filter((v) => v !== config.id);
     this.term = persisted.hardState.term;
     this.vote = persisted.hardState.vote;
-    this.log.restore(persisted.entries, persisted.hardState.commit, persisted.applied ?? 0);
+    this.log.restore(
+      persisted.entries,
+      persisted.hardState.commit,
+      persisted.applied ?? 0,
+      persisted.snapshot,
+    );
     this.handedOut = { term: this.term, vote: this.vote, commit: this.log.committed };
   }
 

@@ -50,6 +50,8 @@ export function handleHeartbeat(r: Raft, m: Heartbeat): void {
 export function answerStale(r: Raft, m: Message): void {
   switch (m.type) {
     case 'AppendEntries':
+      r.send(appendResponse(r, m.from, false, m.prevLogIndex));
+      return;
     case 'Heartbeat':
       r.send({ type: 'HeartbeatResponse', from: r.id, to: m.from, term: r.term });
       return;

@@ -1,6 +1,11 @@
+import { onTestFinished } from 'vitest';
 import {
   type Clock,
+  type Entry,
+  type HardState,
   type Message,
+  type MessageType,
+  majority,
   type PersistedState,
   RaftNode,
   type RaftOptions,
@@ -24,6 +29,11 @@ export class ManualClock implements Clock {
     this.timers.delete(handle as number);
   }
 
+  /** pending is the number of timers not yet fired nor cleared. */
+  pending(): number {
+    return this.timers.size;
+  }
+
   /** advance moves time forward by `ms`, firing due timers in order. */
   advance(ms: number): void {
     const end = this.now + ms;
@@ -42,6 +52,162 @@ export class ManualClock implements Clock {
   }
 }
 
+/**
+ * advanceUntil moves `clock` forward 1 ms at a time until `done()` holds and
+ * returns the time that took; it throws after `limitMs`.
+ */
+export function advanceUntil(clock: ManualClock, done: () => boolean, limitMs = 10_000): number {
+  for (let elapsed = 0; elapsed <= limitMs; elapsed++) {
+    if (done()) return elapsed;
+    clock.advance(1);
+  }
+  throw new Error(`condition not reached within ${limitMs} ms of virtual time`);
+}
+
+/**
+ * testSeed is the seed of a random test: a fresh one on every run, or the one
+ * in XRAFT_SEED to replay a failure. Tests put it in their name and messages.
+ */
+export function testSeed(): number {
+  const replay = process.env.XRAFT_SEED;
+  if (replay === undefined || replay === '') return (Date.now() ^ (Math.random() * 0x100000000)) >>> 0;
+  const seed = Number(replay);
+  if (!Number.isInteger(seed))
+    throw new Error(`XRAFT_SEED must be an integer, got ${JSON.stringify(replay)}`);
+  return seed >>> 0;
+}
+
+// ---------------------------------------------------------------------------
+// Building blocks: entries, persisted state, messages.
+
+const encoder = new TextEncoder();
+
+/** entries builds consecutive entries from index `first` with the given terms; each carries "index@term". */
+export function entries(first: number, terms: readonly number[]): Entry[] {
+  return terms.map((term, i) => ({
+    index: first + i,
+    term,
+    type: 'normal' as const,
+    data: encoder.encode(`${first + i}@${term}`),
+  }));
+}
+
+/** repeat lists `term` `count` times, to write logs like [...repeat(1, 10), ...repeat(4, 30)]. */
+export function repeat(term: number, count: number): number[] {
+  return new Array<number>(count).fill(term);
+}
+
+/** persisted is the storage of a server whose log has the given terms (index 1 first). */
+export function persisted(
+  terms: readonly number[],
+  hardState: Partial<HardState> = {},
+): { hardState: HardState; entries: Entry[] } {
+  return {
+    hardState: { term: terms.at(-1) ?? 0, vote: null, commit: 0, ...hardState },
+    entries: entries(1, terms),
+  };
+}
+
+/** Of is the message type whose discriminant is `T`. */
+export type Of<T extends MessageType> = Extract<Message, { type: T }>;
+
+/** msg builds a message, checked by the type of its discriminant. */
+export function msg<T extends MessageType>(type: T, fields: Omit<Of<T>, 'type'>): Of<T> {
+  return { type, ...fields } as Of<T>;
+}
+
+/** ofType keeps the messages of one type. */
+export function ofType<T extends MessageType>(messages: readonly Message[], type: T): Of<T>[] {
+  return messages.filter((m): m is Of<T> => m.type === type);
+}
+
+// ---------------------------------------------------------------------------
+// Driving one node by hand: step messages in, read Ready out.
+
+/** Solo is one RaftNode on its own ManualClock; the test plays every other server. */
+export interface Solo {
+  readonly node: RaftNode;
+  readonly clock: ManualClock;
+}
+
+/** SoloOptions configures {@link solo}; `id` defaults to n1 and `voters` to n1..n3. */
+export interface SoloOptions extends Partial<RaftOptions> {
+  readonly persisted?: PersistedState;
+  readonly seed?: number;
+}
+
+/** solo starts a node for a message-by-message test; it is stopped when the test finishes. */
+export function solo(options: SoloOptions = {}): Solo {
+  const { persisted, seed = 1, ...raft } = options;
+  const clock = new ManualClock();
+  const node = new RaftNode({
+    id: 'n1',
+    voters: ['n1', 'n2', 'n3'],
+    ...raft,
+    clock,
+    random: seededRandom(seed),
+    ...(persisted ? { persisted } : {}),
+  });
+  node.start();
+  onTestFinished(() => node.stop());
+  return { node, clock };
+}
+
+/**
+ * collect reads Ready values until there are none, merging them (last hard
+ * state, every entry, message and committed entry in order), and acknowledges
+ * each as durable at once, as an instant disk would. With `persist` false it
+ * reads a single Ready and acknowledges nothing: the host has not written yet.
+ */
+export function collect(node: RaftNode, persist = true): Ready {
+  let hardState: HardState | null = null;
+  const out = { entries: [] as Entry[], earlyMessages: [] as Message[], messages: [] as Message[] };
+  const committed: Entry[] = [];
+  while (node.hasReady()) {
+    const rd = node.ready();
+    hardState = rd.hardState ?? hardState;
+    out.entries.push(...rd.entries);
+    out.earlyMessages.push(...rd.earlyMessages);
+    out.messages.push(...rd.messages);
+    committed.push(...rd.committed);
+    if (!persist) break;
+    node.advance(rd);
+  }
+  return { hardState, ...out, committed };
+}
+
+/** sent is every message of a Ready, early ones first. */
+export function sent(rd: Ready): Message[] {
+  return [...rd.earlyMessages, ...rd.messages];
+}
+
+/** grant is the response granting a PreVote or RequestVote. */
+export function grant(m: Of<'PreVote'> | Of<'RequestVote'>): Message {
+  const type = m.type === 'PreVote' ? 'PreVoteResponse' : 'RequestVoteResponse';
+  return { type, from: m.to, to: m.from, term: m.term, granted: true };
+}
+
+/**
+ * elect lets `s.node`'s election timer fire and grants it just enough
+ * (pre-)votes to lead. Returns the leader's first Ready (no-op entry and
+ * AppendEntries), acknowledged as durable unless `persist` is false.
+ */
+export function elect(s: Solo, persist = true): Ready {
+  const { node, clock } = s;
+  advanceUntil(clock, () => node.status().role !== 'follower');
+  const needed = majority(node.raft.voters.length) - 1;
+  // A precandidate needs PreVote grants, then a candidate votes: at most two rounds.
+  for (let round = 0; round < 2 && node.status().role !== 'leader'; round++) {
+    const requests = collect(node).messages.filter((m) => m.type === 'PreVote' || m.type === 'RequestVote');
+    for (const m of requests.slice(0, needed)) node.step(grant(m));
+  }
+  if (node.status().role !== 'leader') throw new Error(`elect: ${node.id} is ${node.status().role}`);
+  return collect(node, persist);
+}
+
+// ---------------------------------------------------------------------------
+// A whole cluster with instant delivery.
+
 /** Stored is what a test node has made durable. */
 export interface Stored {
   hardState: PersistedState['hardState'];
@@ -59,6 +225,8 @@ export class TestNetwork {
   readonly applied = new Map<string, Uint8Array[]>();
   /** Messages in flight, delivered by deliverAll(). */
   queue: Message[] = [];
+  /** Every message delivered so far, in order (dropped ones excluded). */
+  readonly delivered: Message[] = [];
   /** Links cut: `${from}->${to}`. */
   readonly cut = new Set<string>();
 
@@ -66,8 +234,15 @@ export class TestNetwork {
     readonly ids: string[],
     readonly options: Partial<RaftOptions> = {},
     seed = 1,
+    initial: Record<string, Stored> = {},
   ) {
+    for (const [id, s] of Object.entries(initial)) {
+      this.stored.set(id, { hardState: s.hardState, entries: s.entries.slice() });
+    }
     for (const id of ids) this.boot(id, seed);
+    onTestFinished(() => {
+      for (const node of this.nodes.values()) node.stop();
+    });
   }
 
   boot(id: string, seed = 1): RaftNode {
@@ -87,6 +262,13 @@ export class TestNetwork {
     node.start();
     this.drain(id);
     return node;
+  }
+
+  /** restart stops a node (a crash: what it did not persist is lost) and boots it again from `stored`. */
+  restart(id: string, seed = 2): RaftNode {
+    this.node(id).stop();
+    this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
+    return this.boot(id, seed);
   }
 
   node(id: string): RaftNode {
@@ -115,12 +297,45 @@ export class TestNetwork {
     for (let i = 0; i < max && this.queue.length > 0; i++) {
       const m = this.queue.shift()!;
       if (this.cut.has(`${m.from}->${m.to}`) || !this.nodes.has(m.to)) continue;
+      this.delivered.push(m);
       this.node(m.to).step(m);
       this.drain(m.to);
     }
   }
 
+  /** run advances virtual time by `ms` in steps of `step`, delivering everything after each. */
+  run(ms: number, step = 10): void {
+    for (let t = 0; t < ms; t += step) {
+      this.clock.advance(step);
+      this.deliverAll();
+    }
+  }
+
+  /** partition cuts every link between `id` and the other nodes, both ways. */
+  partition(id: string): void {
+    for (const other of this.ids) {
+      if (other === id) continue;
+      this.cut.add(`${id}->${other}`);
+      this.cut.add(`${other}->${id}`);
+    }
+  }
+
+  /** heal restores every link. */
+  heal(): void {
+    this.cut.clear();
+  }
+
   leaders(): string[] {
     return this.ids.filter((id) => this.node(id).status().role === 'leader');
+  }
+
+  /** electLeader runs the cluster until exactly one node leads and returns it. */
+  electLeader(limitMs = 5_000): string {
+    for (let t = 0; t < limitMs; t += 10) {
+      const leaders = this.leaders();
+      if (leaders.length === 1) return leaders[0]!;
+      this.run(10);
+    }
+    throw new Error(`no single leader within ${limitMs} ms: ${this.leaders()}`);
   }
 }

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { TestNetwork } from './harness.js';
+import { advanceUntil, elect, solo, TestNetwork } from './harness.js';
 
 test('three nodes elect a leader and commit a proposal', () => {
   const net = new TestNetwork(['n1', 'n2', 'n3']);
@@ -18,5 +18,17 @@ test('three nodes elect a leader and commit a proposal', () => {
   net.deliverAll();
   for (const id of net.ids) {
     expect(net.applied.get(id)!.map((d) => new TextDecoder().decode(d))).toEqual(['x']);
+  }
+});
+
+test('stop() cancels every timer a node set on its clock, in every role', () => {
+  for (const role of ['follower', 'candidate', 'leader'] as const) {
+    const s = solo({ preVote: false });
+    if (role === 'candidate') advanceUntil(s.clock, () => s.node.status().role === 'candidate');
+    if (role === 'leader') elect(s);
+    s.node.transferLeadership('n2'); // a leader also runs a transfer timer
+    expect(s.clock.pending(), role).toBeGreaterThan(0);
+    s.node.stop();
+    expect(s.clock.pending(), role).toBe(0);
   }
 });
