@@ -52,12 +52,19 @@ export function startElection(r: Raft): void {
   r.vote = r.id;
   r.leaderId = null;
   r.votes.clear();
-  r.votes.set(r.id, true);
+  // Our own vote counts once it is durable (countOwnVote), like everyone else's: a
+  // server that won before its vote reached disk could, after a crash, win the same
+  // term again and hand out one (index, term) twice.
   const lastLogIndex = r.log.lastIndex();
   const lastLogTerm = r.log.lastTerm();
   for (const to of r.peers) {
     r.send({ type: 'RequestVote', from: r.id, to, term: r.term, lastLogIndex, lastLogTerm, transfer });
   }
+}
+
+/** countOwnVote counts the candidate's vote for itself once the host reports it durable. */
+export function countOwnVote(r: Raft): void {
+  if (r.votedForSelfDurably()) r.votes.set(r.id, true);
 }
 
 /** recordVote counts a vote of the current (pre-)election. */

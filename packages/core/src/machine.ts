@@ -2,6 +2,7 @@ import { and, not, or, setup } from 'xstate';
 import {
   answerPreVote,
   canVote,
+  countOwnVote,
   electionResult,
   grantVote,
   recordVote,
@@ -36,7 +37,7 @@ import type {
 } from './messages.js';
 import type { Raft } from './raft.js';
 import { answerStale, handleAppendEntries, handleHeartbeat } from './replication.js';
-import type { NodeId } from './types.js';
+import type { HardState, NodeId } from './types.js';
 
 /** Propose asks the leader to append commands, as one batch (Raft's Start()). */
 export interface ProposeEvent {
@@ -44,11 +45,15 @@ export interface ProposeEvent {
   readonly commands: readonly Uint8Array[];
 }
 
-/** Persisted tells the core that the host made its log durable up to (index, term). */
+/**
+ * Persisted tells the core that the host made a Ready durable: its log up to
+ * (index, term) (0, 0 when it held no entries) and its hard state, if any.
+ */
 export interface PersistedEvent {
   readonly type: 'Persisted';
   readonly index: number;
   readonly term: number;
+  readonly hardState: HardState | null;
 }
 
 /** TransferLeadership asks the leader to hand leadership to `to` (§3.10). */
@@ -154,8 +159,10 @@ export const raftMachine = setup({
     rejectProposal: ({ context }) => rejectProposal(context.raft),
     markStable: ({ context, event }) => {
       const e = event as PersistedEvent;
-      context.raft.log.stableTo(e.index, e.term);
+      if (e.hardState !== null) context.raft.durable = e.hardState;
+      if (e.index > 0) context.raft.log.stableTo(e.index, e.term);
     },
+    countOwnVote: ({ context }) => countOwnVote(context.raft),
     commitOwnWrite: ({ context }) => handlePersistedAsLeader(context.raft),
     startTransfer: ({ context, event }) => startTransfer(context.raft, (event as TransferLeadershipEvent).to),
     abortTransfer: ({ context }) => abortTransfer(context.raft),
@@ -250,6 +257,7 @@ export const raftMachine = setup({
       ],
       on: {
         RequestVoteResponse: { guard: 'isSameTerm', actions: 'recordVote' },
+        Persisted: { actions: ['markStable', 'countOwnVote'] },
       },
     },
     leader: {

@@ -57,7 +57,7 @@ export class RaftNode {
   /** The protocol state; read-only for hosts (monitors, status displays). */
   readonly raft: Raft;
   private readonly actor: Actor<typeof raftMachine>;
-  private failure: unknown = null;
+  private failure_: unknown = null;
 
   constructor(options: RaftNodeOptions) {
     const config = resolveConfig(options);
@@ -82,7 +82,7 @@ export class RaftNode {
     });
     this.actor.subscribe({
       error: (err) => {
-        this.failure = err;
+        this.failure_ = err;
       },
     });
   }
@@ -154,10 +154,21 @@ export class RaftNode {
     return rd;
   }
 
-  /** advance tells the core that `rd`'s hard state and entries are durable. */
+  /**
+   * advance tells the core that `rd`'s hard state and entries are durable.
+   * It costs an event only when that matters: new entries (a leader counts
+   * its own copy towards commit) or a new term or vote (a candidate counts its
+   * own vote); a hard state that differs only in its commit index is noted silently.
+   */
   advance(rd: Ready): void {
+    const r = this.raft;
+    const hs = rd.hardState;
     const last = rd.entries[rd.entries.length - 1];
-    if (last !== undefined) this.send({ type: 'Persisted', index: last.index, term: last.term });
+    if (last === undefined && (hs === null || (hs.term === r.durable.term && hs.vote === r.durable.vote))) {
+      if (hs !== null) r.durable = hs;
+      return;
+    }
+    this.send({ type: 'Persisted', index: last?.index ?? 0, term: last?.term ?? 0, hardState: hs });
   }
 
   /** hardState is the current persistent state. */
@@ -182,6 +193,15 @@ export class RaftNode {
     };
   }
 
+  /**
+   * failure is the error that stopped the statechart (an impossible state,
+   * such as two leaders in one term), or null while it runs normally. A failure
+   * inside a timer cannot be thrown to the host, so hosts check it after timers.
+   */
+  failure(): unknown {
+    return this.failure_;
+  }
+
   /** stateValue is the statechart's current state (e.g. `{ follower: 'leaderRecent' }`). */
   stateValue(): unknown {
     return this.actor.getSnapshot().value;
@@ -195,6 +215,6 @@ export class RaftNode {
 
   /** check rethrows a failure of the statechart (an impossible state), synchronously, to the host. */
   private check(): void {
-    if (this.failure !== null) throw this.failure;
+    if (this.failure_ !== null) throw this.failure_;
   }
 }

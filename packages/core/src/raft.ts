@@ -65,6 +65,8 @@ export class Raft {
   earlyMessages: Message[] = [];
   /** The hard state last handed to the host. */
   private handedOut: HardState;
+  /** The hard state the host last reported durable (Persisted). */
+  durable: HardState;
 
   constructor(
     readonly config: RaftConfig,
@@ -82,6 +84,12 @@ export class Raft {
       persisted.snapshot,
     );
     this.handedOut = { term: this.term, vote: this.vote, commit: this.log.committed };
+    this.durable = this.handedOut;
+  }
+
+  /** votedForSelfDurably tells whether this server's vote for itself in the current term is on disk. */
+  votedForSelfDurably(): boolean {
+    return this.durable.term === this.term && this.durable.vote === this.id;
   }
 
   /** quorumSize is the number of voters that make a majority. */

@@ -461,6 +461,30 @@ describe('§5.2 leader election', () => {
   });
 });
 
+describe('§5.2 a candidate counts its own vote only once it is durable', () => {
+  test('a sole server does not lead until its term and vote are on disk, and never leads one term twice', () => {
+    const { node, clock } = solo({ voters: ['n1'], preVote: false });
+    advanceUntil(clock, () => node.status().role === 'candidate');
+    const rd = node.ready();
+    expect(rd.hardState).toMatchObject({ term: 1, vote: 'n1' });
+    // Not yet durable: no leader, so no proposal can be accepted in term 1.
+    expect(node.status().role).toBe('candidate');
+    expect(node.propose([new Uint8Array([1])]).isLeader).toBe(false);
+    node.advance(rd);
+    expect(node.status()).toMatchObject({ role: 'leader', term: 1 });
+
+    // Had it crashed before the write, the restarted server would find term 0 and
+    // campaign for term 1 again; with the write, it campaigns for term 2.
+    const restarted = solo({
+      voters: ['n1'],
+      preVote: false,
+      persisted: persisted([], { term: 1, vote: 'n1' }),
+    });
+    advanceUntil(restarted.clock, () => restarted.node.status().role === 'candidate');
+    expect(restarted.node.status().term).toBe(2);
+  });
+});
+
 describe('§5.4.1 election restriction', () => {
   // The voter's log: [1, 1, 2], so its last entry is (index 3, term 2).
   const cases = [
