@@ -1,1 +1,53 @@
-export {};
+export { Disk, type DiskConditions, type DurableWrite, FAST_DISK } from './disk.js';
+export {
+  FAULT_PROFILES,
+  FAULTS_OPTIONS,
+  type FaultKind,
+  type FaultProfile,
+  type FaultProfileName,
+  type FaultsOption,
+  profileFor,
+} from './faults.js';
+export { type HostEnv, type HostObserver, NodeHost } from './host.js';
+export {
+  type DurableView,
+  Monitor,
+  type MonitoredNode,
+  type MonitorOptions,
+  type Property,
+  sameEntry,
+  type Violation,
+} from './monitors.js';
+export { Nemesis, type NemesisStats } from './nemesis.js';
+export { Network, type NetworkConditions, type NetworkStats, RELIABLE_NETWORK } from './network.js';
+export { mixSeed, Rng } from './rng.js';
+export { NodeClock, Scheduler, type Task } from './scheduler.js';
+export {
+  MAX_NODES,
+  type ResolvedSimOptions,
+  type RunSeedOptions,
+  resolveOptions,
+  runSeed,
+  type SimOptions,
+  type SimRaftOptions,
+  type SimResult,
+  type SimStats,
+  Simulation,
+} from './simulation.js';
+export {
+  describeEvent,
+  formatEvent,
+  formatMessage,
+  formatTime,
+  type SimEvent,
+  type SimEventKind,
+  Trace,
+} from './trace.js';
+export {
+  addBatchResult,
+  type BatchResult,
+  type BatchTask,
+  emptyBatchResult,
+  runBatch,
+} from './worker.js';
+export { DEFAULT_WORKLOAD, payloadText, Workload, type WorkloadOptions } from './workload.js';

@@ -1,0 +1,293 @@
+import type {
+  Entry,
+  Message,
+  NodeId,
+  PreVote,
+  ProposeResult,
+  Raft,
+  RaftOptions,
+  Random,
+  Ready,
+  RequestVote,
+} from '@xraft/core';
+import { RaftNode } from '@xraft/core';
+import { Disk, type DiskConditions, type DurableWrite } from './disk.js';
+import type { Rng } from './rng.js';
+import type { NodeClock, Scheduler } from './scheduler.js';
+import type { SimEvent } from './trace.js';
+
+/** HostObserver is how a {@link NodeHost} reports to the simulation and its monitors. */
+export interface HostObserver {
+  /** Appends an event to the trace. */
+  record(e: SimEvent): void;
+  /** A message is leaving the node; `early` when sent before the Ready's write was durable. */
+  onSend(host: NodeHost, m: Message, early: boolean): void;
+  /** A vote (or pre-vote) was granted in answer to `request`, in the step that received it. */
+  onVoteGranted(host: NodeHost, request: RequestVote | PreVote): void;
+  /** A write of the node became durable. */
+  onDurable(host: NodeHost, w: DurableWrite): void;
+  /** The node's state machine applied these committed entries, in order. */
+  onApply(host: NodeHost, entries: readonly Entry[]): void;
+  /** A step of the node ended: a message, a timer, a completed write, a proposal, a restart. */
+  afterStep(host: NodeHost, cause: Message | null): void;
+  /** The core threw: an impossible state or a broken assertion. */
+  onError(host: NodeHost, error: unknown): void;
+}
+
+/** HostEnv is what a {@link NodeHost} needs from its simulation. */
+export interface HostEnv {
+  readonly scheduler: Scheduler;
+  readonly voters: readonly NodeId[];
+  /** Core options shared by every node (timeouts, PreVote, CheckQuorum). */
+  readonly raftOptions: Omit<Partial<RaftOptions>, 'id' | 'voters'>;
+  /** The election-timeout randomness of one incarnation of one node. */
+  random(id: NodeId, incarnation: number): Random;
+  /** The disk conditions every node starts with. */
+  readonly diskConditions: DiskConditions;
+  /** Puts a message on the network. */
+  send(m: Message): void;
+  readonly observer: HostObserver;
+}
+
+/**
+ * NodeHost runs one Raft server of the simulation: a {@link RaftNode} of the
+ * real core plus its {@link Disk}, following the Ready contract of
+ * `@xraft/core` (ready.ts) to the letter:
+ *
+ * 1. send `earlyMessages` at once (the leader's replication, thesis §10.2.1);
+ * 2. hand `hardState` + `entries` to the disk as one atomic write, behind every earlier write;
+ * 3. once that write is durable: send `messages` (votes and acknowledgements
+ *    promise durable state, §5.2/§5.3), apply `committed`, call `advance`.
+ *
+ * A crash stops the statechart, cancels its timers and discards every write
+ * still in flight; a restart builds a fresh RaftNode from what the disk holds.
+ */
+export class NodeHost {
+  /** The running server, or null while crashed. */
+  node: RaftNode | null = null;
+  /** How many times this server has started (1 for the first boot). */
+  incarnation = 0;
+  readonly disk: Disk;
+  /** Highest index applied by this incarnation's state machine (rebuilt from scratch on restart). */
+  applied = 0;
+  /** Events fed to the core: messages, timers, persist acknowledgements, proposals. */
+  coreEvents = 0;
+  private clock: NodeClock | null = null;
+  /** The vote request being stepped, so a grant in the resulting Ready can be checked against it. */
+  private voteRequest: RequestVote | PreVote | null = null;
+
+  constructor(
+    readonly id: NodeId,
+    private readonly env: HostEnv,
+    /** The fsync-delay randomness of this node's disk. */
+    diskRng: Rng,
+  ) {
+    this.disk = new Disk(id, env.scheduler, diskRng, env.diskConditions, (w) =>
+      env.observer.onDurable(this, w),
+    );
+  }
+
+  /** raft is the running server's protocol state (read-only), or null while crashed. */
+  get raft(): Raft | null {
+    return this.node?.raft ?? null;
+  }
+
+  /** alive tells whether the server is running. */
+  get alive(): boolean {
+    return this.node !== null;
+  }
+
+  /** start boots the server from its disk (empty on first boot): a restart after a crash. */
+  start(): void {
+    if (this.node) throw new Error(`${this.id} is already running`);
+    this.incarnation++;
+    this.applied = 0;
+    const clock = this.env.scheduler.clockFor(this.id, () => this.afterTimer());
+    this.clock = clock;
+    const persisted = this.disk.persisted();
+    const node = new RaftNode({
+      ...this.env.raftOptions,
+      id: this.id,
+      voters: this.env.voters,
+      clock,
+      random: this.env.random(this.id, this.incarnation),
+      persisted,
+    });
+    this.node = node;
+    if (this.incarnation > 1) {
+      this.env.observer.record({
+        kind: 'restart',
+        time: this.env.scheduler.now,
+        node: this.id,
+        hardState: persisted.hardState,
+        lastIndex: persisted.entries.length,
+      });
+    }
+    this.guard(() => node.start());
+    this.drain();
+    this.env.observer.afterStep(this, null);
+  }
+
+  /** crash kills the process: the statechart stops, timers vanish, unfinished writes are lost. */
+  crash(): { lostWrites: number; lostEntries: number } {
+    const node = this.node;
+    if (!node) return { lostWrites: 0, lostEntries: 0 };
+    this.node = null;
+    this.clock?.cancelAll();
+    this.clock = null;
+    try {
+      node.stop();
+    } catch {
+      // A statechart that already failed may refuse to stop; it is gone either way.
+    }
+    const lost = this.disk.crash();
+    this.env.scheduler.endPause(this.id);
+    this.env.observer.record({
+      kind: 'crash',
+      time: this.env.scheduler.now,
+      node: this.id,
+      ...lost,
+      durableIndex: this.disk.lastIndex(),
+    });
+    return lost;
+  }
+
+  /** stop ends the server at the end of a run, without counting it as a crash. */
+  stop(): void {
+    const node = this.node;
+    if (!node) return;
+    this.node = null;
+    this.clock?.cancelAll();
+    this.clock = null;
+    try {
+      node.stop();
+    } catch {
+      // Already failed; nothing left to stop.
+    }
+  }
+
+  /** receive steps a message that arrived over the network (lost if the server is down). */
+  receive(m: Message): void {
+    const node = this.node;
+    const obs = this.env.observer;
+    if (!node) {
+      obs.record({
+        kind: 'drop',
+        time: this.env.scheduler.now,
+        node: this.id,
+        message: m,
+        reason: 'crashed',
+      });
+      return;
+    }
+    obs.record({ kind: 'deliver', time: this.env.scheduler.now, node: this.id, message: m });
+    this.coreEvents++;
+    if (m.type === 'RequestVote' || m.type === 'PreVote') this.voteRequest = m;
+    if (this.guard(() => node.step(m))) this.drain();
+    this.voteRequest = null;
+    obs.afterStep(this, m);
+  }
+
+  /** propose submits commands to the server as a client would (Raft's Start()); null when it is down. */
+  propose(commands: readonly Uint8Array[]): ProposeResult | null {
+    const node = this.node;
+    if (!node) return null;
+    this.coreEvents++;
+    let result: ProposeResult | null = null;
+    if (this.guard(() => (result = node.propose(commands)))) this.drain();
+    this.env.observer.afterStep(this, null);
+    return result;
+  }
+
+  /** transferLeadership asks the server, if it leads, to hand over to `to` (§3.10). */
+  transferLeadership(to: NodeId): void {
+    const node = this.node;
+    if (!node) return;
+    this.coreEvents++;
+    if (this.guard(() => node.transferLeadership(to))) this.drain();
+    this.env.observer.afterStep(this, null);
+  }
+
+  /** timers is the number of statechart timers pending (0 while down). */
+  timers(): number {
+    return this.clock?.timers() ?? 0;
+  }
+
+  private afterTimer(): void {
+    this.coreEvents++;
+    this.drain();
+    this.env.observer.afterStep(this, null);
+  }
+
+  /** drain takes every Ready the node has and starts carrying it out. */
+  private drain(): void {
+    const node = this.node;
+    if (!node) return;
+    const failure = node.failure();
+    if (failure !== null) {
+      this.env.observer.onError(this, failure);
+      return;
+    }
+    while (this.node === node && node.hasReady()) {
+      const rd = node.ready();
+      this.carryOut(node, rd);
+    }
+  }
+
+  private carryOut(node: RaftNode, rd: Ready): void {
+    const obs = this.env.observer;
+    const request = this.voteRequest;
+    if (request !== null) {
+      for (const m of rd.earlyMessages) if (isGrantTo(m, request)) obs.onVoteGranted(this, request);
+      for (const m of rd.messages) if (isGrantTo(m, request)) obs.onVoteGranted(this, request);
+    }
+    // 1. Early messages go out before the write (thesis §10.2.1).
+    for (const m of rd.earlyMessages) {
+      obs.onSend(this, m, true);
+      this.env.send(m);
+    }
+    // 2. One atomic write, after every earlier one; 3. then messages, apply, advance.
+    const incarnation = this.incarnation;
+    let sync = true;
+    this.disk.write(rd.hardState, rd.entries, () => {
+      if (this.node !== node || this.incarnation !== incarnation) return;
+      for (const m of rd.messages) {
+        obs.onSend(this, m, false);
+        this.env.send(m);
+      }
+      if (rd.committed.length > 0) this.apply(rd.committed);
+      // Always: the core decides whether a durable write is news (entries, a new term or vote).
+      this.coreEvents++;
+      this.guard(() => node.advance(rd));
+      if (!sync) {
+        this.drain();
+        obs.afterStep(this, null);
+      }
+    });
+    sync = false;
+  }
+
+  private apply(entries: readonly Entry[]): void {
+    this.env.observer.onApply(this, entries);
+    const last = entries[entries.length - 1];
+    if (last) this.applied = last.index;
+  }
+
+  /** guard runs a call into the core, turning a throw into a reported error; true when it returned. */
+  private guard(fn: () => void): boolean {
+    try {
+      fn();
+      return true;
+    } catch (err) {
+      this.env.observer.onError(this, err);
+      return false;
+    }
+  }
+}
+
+function isGrantTo(m: Message, request: RequestVote | PreVote): boolean {
+  if (m.to !== request.from || m.term !== request.term) return false;
+  if (m.type === 'RequestVoteResponse') return m.granted && request.type === 'RequestVote';
+  if (m.type === 'PreVoteResponse') return m.granted && request.type === 'PreVote';
+  return false;
+}

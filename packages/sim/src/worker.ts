@@ -1,0 +1,107 @@
+import type { FaultProfileName } from './faults.js';
+import { type RunSeedOptions, runSeed, type SimResult } from './simulation.js';
+
+/** BatchTask is one piscina task: a list of seeds to run with the same options. */
+export interface BatchTask {
+  readonly seeds: readonly number[];
+  /** Options for every seed; must be structured-cloneable (no `onEvent`). */
+  readonly options: Omit<RunSeedOptions, 'onEvent'>;
+}
+
+/** BatchResult sums up a batch: totals over every seed, and the full result of each failing seed. */
+export interface BatchResult {
+  seeds: number;
+  virtualMs: number;
+  steps: number;
+  coreEvents: number;
+  elections: number;
+  committed: number;
+  messages: number;
+  dropped: number;
+  writes: number;
+  crashes: number;
+  partitions: number;
+  pauses: number;
+  /** Seeds run per fault profile (`mixed` draws one per seed). */
+  profiles: Record<FaultProfileName, number>;
+  /** Slowest recovery after healing, in virtual milliseconds. */
+  maxRecoveryMs: number;
+  /** Wall milliseconds spent running the batch. */
+  wallMs: number;
+  failures: SimResult[];
+}
+
+/** emptyBatchResult is the zero of {@link addBatchResult}. */
+export function emptyBatchResult(): BatchResult {
+  return {
+    seeds: 0,
+    virtualMs: 0,
+    steps: 0,
+    coreEvents: 0,
+    elections: 0,
+    committed: 0,
+    messages: 0,
+    dropped: 0,
+    writes: 0,
+    crashes: 0,
+    partitions: 0,
+    pauses: 0,
+    profiles: { none: 0, light: 0, heavy: 0 },
+    maxRecoveryMs: 0,
+    wallMs: 0,
+    failures: [],
+  };
+}
+
+/** addBatchResult adds `b` into `into`. */
+export function addBatchResult(into: BatchResult, b: BatchResult): BatchResult {
+  into.seeds += b.seeds;
+  into.virtualMs += b.virtualMs;
+  into.steps += b.steps;
+  into.coreEvents += b.coreEvents;
+  into.elections += b.elections;
+  into.committed += b.committed;
+  into.messages += b.messages;
+  into.dropped += b.dropped;
+  into.writes += b.writes;
+  into.crashes += b.crashes;
+  into.partitions += b.partitions;
+  into.pauses += b.pauses;
+  for (const k of Object.keys(into.profiles) as FaultProfileName[]) into.profiles[k] += b.profiles[k];
+  into.maxRecoveryMs = Math.max(into.maxRecoveryMs, b.maxRecoveryMs);
+  into.wallMs += b.wallMs;
+  into.failures.push(...b.failures);
+  return into;
+}
+
+/** runBatch runs seeds one after another and sums them up (the body of a worker task; usable in-process). */
+export function runBatch(task: BatchTask): BatchResult {
+  const out = emptyBatchResult();
+  const t0 = performance.now();
+  for (const seed of task.seeds) {
+    const r = runSeed(seed, task.options);
+    const s = r.stats;
+    out.seeds++;
+    out.virtualMs += s.virtualMs;
+    out.steps += s.steps;
+    out.coreEvents += s.coreEvents;
+    out.elections += s.elections;
+    out.committed += s.committed;
+    out.messages += s.messages.sent;
+    out.dropped += s.messages.dropped;
+    out.writes += s.writes;
+    out.crashes += s.faults.crashes;
+    out.partitions += s.faults.partitions;
+    out.pauses += s.faults.pauses;
+    out.profiles[r.options.profile]++;
+    out.maxRecoveryMs = Math.max(out.maxRecoveryMs, s.recoveryMs);
+    if (!r.ok) out.failures.push(r);
+  }
+  out.wallMs = performance.now() - t0;
+  return out;
+}
+
+/** The piscina entry point: one {@link BatchTask} in, one {@link BatchResult} out. */
+export default function task(t: BatchTask): BatchResult {
+  return runBatch(t);
+}
