@@ -1,1 +1,58 @@
-export {};
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { start } from './start.js';
+
+/** parseInteger is a commander parser for integers within [min, max], with a clear error otherwise. */
+export function parseInteger(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+/** parsePositive is a commander parser for a positive number, with a clear error otherwise. */
+export function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
+  return n;
+}
+
+const program = new Command('xraft')
+  .description('Raft consensus as XState actors: run a cluster and watch it work.')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+program
+  .command('start')
+  .description(
+    'run a simulated cluster (the deterministic simulator, in virtual time paced to the wall clock) and print its elections, commits and the faults it injects',
+  )
+  .addOption(new Option('--nodes <n>', 'servers in the cluster').default(5).argParser(parseInteger(1, 9)))
+  .addOption(
+    new Option('--seed <n>', 'seed of the run (default: random, printed)').argParser(
+      parseInteger(0, 2 ** 31 - 1),
+    ),
+  )
+  .addOption(
+    new Option('--faults <profile>', 'fault intensity').choices(['none', 'light', 'heavy']).default('heavy'),
+  )
+  .addOption(
+    new Option('--duration <s>', 'virtual seconds of faults and client traffic')
+      .default(20)
+      .argParser(parsePositive),
+  )
+  .addOption(
+    new Option('--speed <x>', 'virtual seconds per wall-clock second (0: as fast as possible)')
+      .default(2)
+      .argParser((v) => (v === '0' ? 0 : parsePositive(v))),
+  )
+  .option('--verbose', 'print every message delivered, not only elections, commits and faults', false)
+  .action(async (opts) => {
+    process.exitCode = await start(opts);
+  });
+
+await program.parseAsync(process.argv);
