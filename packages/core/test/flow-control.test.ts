@@ -2,19 +2,7 @@
 // inflights) and batching: one AppendEntries per follower per Propose.
 import { describe, expect, test } from 'vitest';
 import type { RaftNode } from '../src/index.js';
-import { collect, elect, msg, ofType, persisted, type SoloOptions, solo } from './harness.js';
-
-function ack(from: string, index: number, term = 1) {
-  return msg('AppendEntriesResponse', {
-    from,
-    to: 'n1',
-    term,
-    success: true,
-    index,
-    hintIndex: 0,
-    hintTerm: 0,
-  });
-}
+import { ack, collect, elect, msg, ofType, persisted, type SoloOptions, solo } from './harness.js';
 
 /** leader elects n1 of n1..n3 at term 1 (no-op at 1, durable), with the given flow-control options. */
 function leader(options: SoloOptions = {}): RaftNode {
@@ -54,13 +42,13 @@ describe('§10.2.2 flow control: batching and pipelining', () => {
     node.propose([bytes(1)]);
     expect(appendsTo(node, 'n2')).toEqual([]);
     // Its acknowledgement switches n2 to replicate state, and the new entry follows at once.
-    node.step(ack('n2', 7, 2));
+    node.step(ack('n2', 2, 7));
     expect(appendsTo(node, 'n2')).toEqual([[7, 1]]);
   });
 
   test('§10.2.2 replicate state pipelines up to maxInflightMessages AppendEntries', () => {
     const node = leader({ maxInflightMessages: 3 });
-    node.step(ack('n2', 1)); // probe succeeded: n2 is in replicate state
+    node.step(ack('n2', 1, 1)); // probe succeeded: n2 is in replicate state
     collect(node);
     const sent: [number, number][] = [];
     for (let i = 0; i < 5; i++) {
@@ -73,18 +61,18 @@ describe('§10.2.2 flow control: batching and pipelining', () => {
       [3, 1],
     ]);
     // Acknowledging the first frees one slot: the backlog (entries 5 and 6) goes in one message.
-    node.step(ack('n2', 2));
+    node.step(ack('n2', 1, 2));
     expect(appendsTo(node, 'n2')).toEqual([[4, 2]]);
     node.propose([bytes(1)]);
     expect(appendsTo(node, 'n2')).toEqual([]);
     // Acknowledging everything reopens the pipeline.
-    node.step(ack('n2', 6));
+    node.step(ack('n2', 1, 6));
     expect(appendsTo(node, 'n2')).toEqual([[6, 1]]);
   });
 
   test('§10.2.2 replicate state stops once maxInflightBytes are in flight', () => {
     const node = leader({ maxInflightBytes: 100 });
-    node.step(ack('n2', 1));
+    node.step(ack('n2', 1, 1));
     collect(node);
     const sent: [number, number][] = [];
     for (let i = 0; i < 5; i++) {
@@ -97,13 +85,13 @@ describe('§10.2.2 flow control: batching and pipelining', () => {
       [2, 1],
       [3, 1],
     ]);
-    node.step(ack('n2', 4));
+    node.step(ack('n2', 1, 4));
     expect(appendsTo(node, 'n2')).toEqual([[4, 2]]);
   });
 
   test('§10.2.2 a heartbeat response unsticks a full pipeline (a lost AppendEntries cannot stall it forever)', () => {
     const node = leader({ maxInflightMessages: 2 });
-    node.step(ack('n2', 1));
+    node.step(ack('n2', 1, 1));
     collect(node);
     for (let i = 0; i < 4; i++) node.propose([bytes(1)]);
     expect(appendsTo(node, 'n2')).toEqual([
@@ -119,8 +107,8 @@ describe('§10.2.2 flow control: batching and pipelining', () => {
 
   test('§10.2.2 batching: one Propose with many commands yields one AppendEntries per follower', () => {
     const node = leader();
-    node.step(ack('n2', 1));
-    node.step(ack('n3', 1));
+    node.step(ack('n2', 1, 1));
+    node.step(ack('n3', 1, 1));
     collect(node);
     node.propose(Array.from({ length: 100 }, (_, i) => bytes(i % 7)));
     const rd = collect(node);
@@ -134,7 +122,7 @@ describe('§10.2.2 flow control: batching and pipelining', () => {
 
   test('§10.2.2 maxMessageBytes splits a backlog into messages, each of at least one entry', () => {
     const node = leader({ maxMessageBytes: 100 });
-    node.step(ack('n2', 1));
+    node.step(ack('n2', 1, 1));
     collect(node);
     const sizes = () =>
       ofType(collect(node).earlyMessages, 'AppendEntries')
@@ -143,7 +131,7 @@ describe('§10.2.2 flow control: batching and pipelining', () => {
     node.propose([bytes(60), bytes(60), bytes(30), bytes(200), bytes(10)]);
     // A Propose sends one message per follower; its acknowledgement lets the rest stream out.
     expect(sizes()).toEqual([[60]]);
-    node.step(ack('n2', 2));
+    node.step(ack('n2', 1, 2));
     expect(sizes()).toEqual([[60, 30], [200], [10]]);
   });
 });

@@ -108,6 +108,20 @@ export function persisted(
   };
 }
 
+/** ack is `from`'s successful AppendEntriesResponse to the leader n1 in `term`, up to `index`. */
+export function ack(from: string, term: number, index: number): Message {
+  return {
+    type: 'AppendEntriesResponse',
+    from,
+    to: 'n1',
+    term,
+    success: true,
+    index,
+    hintIndex: 0,
+    hintTerm: 0,
+  };
+}
+
 /** Of is the message type whose discriminant is `T`. */
 export type Of<T extends MessageType> = Extract<Message, { type: T }>;
 

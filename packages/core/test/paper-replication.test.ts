@@ -3,6 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { EMPTY_DATA, type Entry } from '../src/index.js';
 import {
+  ack,
   advanceUntil,
   collect,
   elect,
@@ -39,19 +40,6 @@ function appendFrom(
     prevLogTerm,
     entries: sent,
     leaderCommit,
-  });
-}
-
-/** ack is n`from`'s successful answer to the leader n1 up to `index`. */
-function ack(from: string, term: number, index: number) {
-  return msg('AppendEntriesResponse', {
-    from,
-    to: 'n1',
-    term,
-    success: true,
-    index,
-    hintIndex: 0,
-    hintTerm: 0,
   });
 }
 

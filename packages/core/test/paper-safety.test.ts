@@ -1,21 +1,9 @@
 // Safety (§5.4.2 committing entries from previous terms, Figure 8) and
 // persistence across restarts (Figure 2 "persistent state on all servers").
 import { describe, expect, test } from 'vitest';
-import { collect, elect, entries, msg, ofType, persisted, solo, TestNetwork } from './harness.js';
+import { ack, collect, elect, entries, msg, ofType, persisted, solo, TestNetwork } from './harness.js';
 
 const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
-
-function ack(from: string, term: number, index: number) {
-  return msg('AppendEntriesResponse', {
-    from,
-    to: 'n1',
-    term,
-    success: true,
-    index,
-    hintIndex: 0,
-    hintTerm: 0,
-  });
-}
 
 describe('§5.4.2 committing entries from previous terms', () => {
   test('§5.4.2 a leader never commits an entry of an earlier term by counting replicas (Figure 8)', () => {

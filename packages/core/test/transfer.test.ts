@@ -1,19 +1,7 @@
 // Leadership transfer (thesis §3.10): TimeoutNow to a caught-up follower,
 // which campaigns at once with a RequestVote that overrides leader leases.
 import { describe, expect, test } from 'vitest';
-import { collect, elect, msg, ofType, persisted, type Solo, solo, TestNetwork } from './harness.js';
-
-function ack(from: string, term: number, index: number) {
-  return msg('AppendEntriesResponse', {
-    from,
-    to: 'n1',
-    term,
-    success: true,
-    index,
-    hintIndex: 0,
-    hintTerm: 0,
-  });
-}
+import { ack, collect, elect, msg, ofType, persisted, type Solo, solo, TestNetwork } from './harness.js';
 
 /** leader elects n1 of n1..n3 at term 2 over a log of five term-1 entries; its no-op (6@2) is durable. */
 function leader(): Solo {

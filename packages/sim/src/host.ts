@@ -130,16 +130,7 @@ export class NodeHost {
 
   /** crash kills the process: the statechart stops, timers vanish, unfinished writes are lost. */
   crash(): { lostWrites: number; lostEntries: number } {
-    const node = this.node;
-    if (!node) return { lostWrites: 0, lostEntries: 0 };
-    this.node = null;
-    this.clock?.cancelAll();
-    this.clock = null;
-    try {
-      node.stop();
-    } catch {
-      // A statechart that already failed may refuse to stop; it is gone either way.
-    }
+    if (!this.halt()) return { lostWrites: 0, lostEntries: 0 };
     const lost = this.disk.crash();
     this.env.scheduler.endPause(this.id);
     this.env.observer.record({
@@ -154,16 +145,22 @@ export class NodeHost {
 
   /** stop ends the server at the end of a run, without counting it as a crash. */
   stop(): void {
+    this.halt();
+  }
+
+  /** halt stops the statechart and drops its timers; false when the server was already down. */
+  private halt(): boolean {
     const node = this.node;
-    if (!node) return;
+    if (!node) return false;
     this.node = null;
     this.clock?.cancelAll();
     this.clock = null;
     try {
       node.stop();
     } catch {
-      // Already failed; nothing left to stop.
+      // A statechart that already failed may refuse to stop; it is gone either way.
     }
+    return true;
   }
 
   /** receive steps a message that arrived over the network (lost if the server is down). */
