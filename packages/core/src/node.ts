@@ -1,4 +1,11 @@
-import { type Actor, createActor, type InspectionEvent, type Observer } from 'xstate';
+import {
+  type Actor,
+  type ActorOptions,
+  type AnyActorLogic,
+  createActor,
+  type InspectionEvent,
+  type Observer,
+} from 'xstate';
 import { type RaftOptions, resolveConfig } from './config.js';
 import { type RaftEvent, raftMachine } from './machine.js';
 import type { Message } from './messages.js';
@@ -8,10 +15,7 @@ import type { Ready } from './ready.js';
 import type { HardState, NodeId, Role } from './types.js';
 
 /** Clock is the timer source the statechart's delayed transitions run on (XState's `clock` option). */
-export interface Clock {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
 
 /** RaftNodeOptions configures a {@link RaftNode}. */
 export interface RaftNodeOptions extends RaftOptions {
@@ -21,7 +25,7 @@ export interface RaftNodeOptions extends RaftOptions {
   readonly random: Random;
   /** What the server finds in its storage; omitted for a brand-new server. */
   readonly persisted?: PersistedState;
-  /** Called after a timer fired and left work for the host (a Ready). */
+  /** Called when a timer fired and left work for the host (a Ready); never inside the host's own calls. */
   readonly onReady?: () => void;
   /** XState inspection observer; off by default, and free when off. */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -58,29 +62,23 @@ export class RaftNode {
   readonly raft: Raft;
   private readonly actor: Actor<typeof raftMachine>;
   private failure_: unknown = null;
+  /** True while the host is feeding an event in: it drains afterwards by itself. */
+  private stepping = false;
 
   constructor(options: RaftNodeOptions) {
     const config = resolveConfig(options);
     this.raft = new Raft(config, options.random, options.persisted);
     const onReady = options.onReady;
-    const clock = options.clock;
-    // Wrap the clock so that the host learns when a timer-driven step left a Ready.
-    const wrapped: Clock = onReady
-      ? {
-          setTimeout: (fn, ms) =>
-            clock.setTimeout(() => {
-              fn();
-              if (this.hasReady()) onReady();
-            }, ms),
-          clearTimeout: (h) => clock.clearTimeout(h),
-        }
-      : clock;
     this.actor = createActor(raftMachine, {
       input: { raft: this.raft },
-      clock: wrapped,
+      clock: options.clock,
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     this.actor.subscribe({
+      // A step the host did not feed in was a timer firing: tell the host if it left work.
+      next: () => {
+        if (!this.stepping && onReady !== undefined && this.hasReady()) onReady();
+      },
       error: (err) => {
         this.failure_ = err;
       },
@@ -92,9 +90,14 @@ export class RaftNode {
     return this.raft.id;
   }
 
-  /** start enters the follower state and starts its election timer. */
+  /** start enters the follower state and starts its election timer; the host drains any Ready after it. */
   start(): this {
-    this.actor.start();
+    this.stepping = true;
+    try {
+      this.actor.start();
+    } finally {
+      this.stepping = false;
+    }
     this.check();
     return this;
   }
@@ -209,7 +212,12 @@ export class RaftNode {
 
   private send(event: RaftEvent): void {
     this.check();
-    this.actor.send(event);
+    this.stepping = true;
+    try {
+      this.actor.send(event);
+    } finally {
+      this.stepping = false;
+    }
     this.check();
   }
 
