@@ -16,9 +16,9 @@ export function becomeLeader(r: Raft): void {
   r.progress.clear();
   const next = r.log.lastIndex() + 1;
   for (const peer of r.peers) {
-    const pr = new Progress(next, r.config.maxInflightMessages, r.config.maxInflightBytes);
-    pr.recentActive = true;
-    r.progress.set(peer, pr);
+    // Not recentActive: a leader must hear from a majority within its first
+    // CheckQuorum round too, so a leader cut off at once leads at most one round.
+    r.progress.set(peer, new Progress(next, r.config.maxInflightMessages, r.config.maxInflightBytes));
   }
   appendEntries(r, [{ index: next, term: r.term, type: 'noop', data: EMPTY_DATA }]);
   broadcastAppend(r);
