@@ -31,13 +31,16 @@ export function statechartToMermaid(machine: AnyStateMachine, options: DiagramOp
 
   // Every edge is drawn inside the lowest composite holding both ends, between
   // that composite's children: Mermaid cannot draw into another composite.
-  const edges = new Map<string, Map<string, string[]>>();
-  const addEdge = (container: AnyStateNode, from: string, to: string, text: string) => {
-    const perContainer = edges.get(nodeId(container)) ?? new Map<string, string[]>();
+  // Per container, per edge, per event: the guards of the transitions it stands for.
+  const edges = new Map<string, Map<string, Map<string, string[]>>>();
+  const addEdge = (container: AnyStateNode, from: string, to: string, event: string, guard: string) => {
+    const perContainer = edges.get(nodeId(container)) ?? new Map<string, Map<string, string[]>>();
     const key = `${from} --> ${to}`;
-    const list = perContainer.get(key) ?? [];
-    if (!list.includes(text)) list.push(text);
-    perContainer.set(key, list);
+    const perEdge = perContainer.get(key) ?? new Map<string, string[]>();
+    const guards = perEdge.get(event) ?? [];
+    if (!guards.includes(guard)) guards.push(guard);
+    perEdge.set(event, guards);
+    perContainer.set(key, perEdge);
     edges.set(nodeId(container), perContainer);
   };
   const visit = (source: AnyStateNode): void => {
@@ -46,11 +49,11 @@ export function statechartToMermaid(machine: AnyStateMachine, options: DiagramOp
         const lca = commonAncestor(source, target);
         const from = source === lca ? undefined : childOn(lca, source);
         const to = childOn(lca, target);
-        let text = label(t);
+        let event = eventName(t);
         if (from !== undefined && from !== source)
-          text = `${source.path.slice(from.path.length).join('.')}: ${text}`;
-        if (to !== target) text = `${text} → ${target.key}`;
-        addEdge(lca, from === undefined ? ROOT_SOURCE : nodeId(from), nodeId(to), text);
+          event = `${source.path.slice(from.path.length).join('.')}: ${event}`;
+        if (to !== target) event = `${event} → ${target.key}`;
+        addEdge(lca, from === undefined ? ROOT_SOURCE : nodeId(from), nodeId(to), event, guardName(t.guard));
       }
     }
     for (const child of Object.values(source.states) as AnyStateNode[]) visit(child);
@@ -58,8 +61,10 @@ export function statechartToMermaid(machine: AnyStateMachine, options: DiagramOp
   visit(root);
 
   const emitEdges = (container: AnyStateNode, indent: string): void => {
-    for (const [key, texts] of edges.get(nodeId(container)) ?? [])
+    for (const [key, perEdge] of edges.get(nodeId(container)) ?? []) {
+      const texts = [...perEdge].map(([event, guards]) => withGuards(event, guards));
       lines.push(`${indent}${key} : ${texts.join('<br/>')}`);
+    }
   };
 
   const emitState = (node: AnyStateNode, indent: string): void => {
@@ -150,11 +155,19 @@ function ownTransitions(node: AnyStateNode): TransitionLike[] {
   return out;
 }
 
-function label(t: TransitionLike): string {
+function eventName(t: TransitionLike): string {
   const after = /^xstate\.after\.([^.]+)\./.exec(t.eventType);
-  const event = after ? `after ${after[1]}` : t.eventType === '' ? 'always' : t.eventType;
-  const guard = guardName(t.guard);
-  return guard ? `${event} [${guard}]` : event;
+  return after ? `after ${after[1]}` : t.eventType === '' ? 'always' : t.eventType;
+}
+
+function label(t: TransitionLike): string {
+  return withGuards(eventName(t), [guardName(t.guard)]);
+}
+
+/** withGuards labels an event taken under any of `guards` ('' for none: "else" beside others). */
+function withGuards(event: string, guards: readonly string[]): string {
+  if (guards.length === 1) return guards[0] ? `${event} [${guards[0]}]` : event;
+  return `${event} [${guards.map((g) => g || 'else').join(' | ')}]`;
 }
 
 function guardName(g: unknown): string {
