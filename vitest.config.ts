@@ -8,6 +8,8 @@ export default defineConfig({
     alias: {
       '@xraft/core': src('core'),
       '@xraft/sim': src('sim'),
+      '@xraft/storage': src('storage'),
+      '@xraft/runtime': src('runtime'),
     },
   },
   test: {

@@ -1,0 +1,67 @@
+import type { Entry, HardState, PersistedState } from '@xraft/core';
+
+/** SnapshotMeta names the last log entry a snapshot covers (§7). */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** Snapshot is a state-machine image covering the log up to `meta.index` (§7). */
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array;
+}
+
+/**
+ * Storage is a Raft server's stable storage (Figure 2 "persistent state"):
+ * its hard state, its log, and its latest snapshot. One conformance suite
+ * (`test/conformance.ts`) runs against every implementation.
+ *
+ * Every write resolves only once durable. Writes are applied in call order,
+ * and implementations should group-commit: writes issued while a sync is in
+ * flight share the next sync.
+ */
+export interface Storage {
+  /**
+   * load reads everything a restarting server needs: hard state, the log after
+   * the snapshot point, and the snapshot point itself (`snapshot`), verifying
+   * checksums. A torn tail (an unacknowledged write cut short) is repaired;
+   * corruption anywhere else throws {@link CorruptionError}.
+   */
+  load(): Promise<PersistedState>;
+  /**
+   * persist makes one Ready durable, atomically: if `entries` is not empty,
+   * every stored entry at or after `entries[0].index` is first deleted (a
+   * follower's conflicting suffix, §5.3), then `entries` are appended; then
+   * `hardState`, if given, replaces the stored one.
+   */
+  persist(hardState: HardState | null, entries: readonly Entry[]): Promise<void>;
+  /** entries reads stored entries [lo, hi); throws RangeError for a compacted or missing index. */
+  entries(lo: number, hi: number): Promise<Entry[]>;
+  /** saveSnapshot stores a snapshot durably, replacing an older one. */
+  saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** loadSnapshot returns the latest snapshot, or null if none was saved. */
+  loadSnapshot(): Promise<Snapshot | null>;
+  /** compact discards entries up to and including `index`, which a saved snapshot must cover (§7). */
+  compact(index: number): Promise<void>;
+  /** close releases files and handles; pending writes finish first. */
+  close(): Promise<void>;
+}
+
+/**
+ * CorruptionError reports stored data that failed its checksum somewhere other
+ * than a repairable tail: the server must not start, since starting could
+ * silently drop acknowledged entries.
+ */
+export class CorruptionError extends Error {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    detail: string,
+  ) {
+    super(
+      `corrupt storage: ${file} at byte offset ${offset}: ${detail}. Refusing to start: restore this server's data directory from a replica or a backup, or remove it to rejoin as an empty server.`,
+    );
+    this.name = 'CorruptionError';
+  }
+}
