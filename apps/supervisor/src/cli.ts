@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { type DiagramFormat, diagram } from './diagram.js';
 import { start } from './start.js';
 
 /** parseInteger is a commander parser for integers within [min, max], with a clear error otherwise. */
@@ -53,6 +54,28 @@ program
   .option('--verbose', 'print every message delivered, not only elections, commits and faults', false)
   .action(async (opts) => {
     process.exitCode = await start(opts);
+  });
+
+program
+  .command('diagram')
+  .description(
+    'draw the Raft role statechart from the machine itself, offline (SVG via Graphviz/WebAssembly)',
+  )
+  .addOption(
+    new Option('--format <format>', 'output format').choices(['svg', 'dot', 'mermaid']).default('svg'),
+  )
+  .option(
+    '--state <value>',
+    'highlight a state: a name like leader, or JSON like \'{"follower":"leaderRecent"}\'',
+  )
+  .option('--out <file>', 'write to this file instead of stdout')
+  .action(async (opts: { format: DiagramFormat; state?: string; out?: string }) => {
+    try {
+      process.exitCode = await diagram(opts);
+    } catch (err) {
+      console.error(`xraft diagram: ${(err as Error).message}`);
+      process.exitCode = 2;
+    }
   });
 
 await program.parseAsync(process.argv);

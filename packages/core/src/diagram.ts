@@ -1,6 +1,6 @@
 import type { AnyStateMachine, AnyStateNode, StateValue } from 'xstate';
 
-/** DiagramOptions tunes {@link statechartToMermaid}. */
+/** DiagramOptions tunes {@link statechartToMermaid} and {@link statechartToDot}. */
 export interface DiagramOptions {
   /** A state value (e.g. a node's current state) to highlight. */
   readonly highlight?: StateValue;
@@ -119,6 +119,100 @@ export function statechartToMermaid(machine: AnyStateMachine, options: DiagramOp
     lines.push(`  class ${[...active].join(',')} active`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * statechartToDot draws a machine as a Graphviz digraph (composite states as
+ * clusters, parallel regions dashed), read from the machine definition. Any
+ * Graphviz renderer turns it into SVG offline, e.g. `@viz-js/viz` (WebAssembly).
+ */
+export function statechartToDot(machine: AnyStateMachine, options: DiagramOptions = {}): string {
+  const handlers = options.handlers ?? true;
+  const root = machine.root;
+  const active = options.highlight === undefined ? new Set<string>() : activeIds(root, options.highlight);
+  const q = (text: string) => JSON.stringify(text);
+  const composite = (n: AnyStateNode) => Object.keys(n.states).length > 0;
+  const anchor = (n: AnyStateNode) => (composite(n) ? `${nodeId(n)}__anchor` : nodeId(n));
+  const handled = (n: AnyStateNode) =>
+    handlers
+      ? ownTransitions(n)
+          .filter((t) => t.target === undefined || t.target.length === 0)
+          .map((t) => {
+            const acts = actionNames(t.actions);
+            return `${label(t)}${acts ? ` / ${acts}` : ''}`;
+          })
+      : [];
+  const out: string[] = [
+    'digraph statechart {',
+    '  compound=true; rankdir=TB; newrank=true; fontname="Helvetica"; fontsize=12;',
+    '  node [shape=box, style="rounded,filled", fillcolor="#eef2ff", color="#6366f1", fontname="Helvetica", fontsize=11];',
+    '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
+  ];
+  const emit = (n: AnyStateNode, indent: string): void => {
+    const id = nodeId(n);
+    const on = active.has(id);
+    const lines = [n.key, ...handled(n)];
+    if (!composite(n)) {
+      out.push(
+        `${indent}${id} [label=${q(lines.join('\n'))}${on ? ', fillcolor="#f9a825", color="#e65100", penwidth=2' : ''}];`,
+      );
+      return;
+    }
+    const dashed = n.parent?.type === 'parallel';
+    out.push(`${indent}subgraph cluster_${id} {`);
+    out.push(
+      `${indent}  label=${q(lines.join('\n'))}; style="rounded${dashed ? ',dashed' : ''}${on ? ',filled' : ''}"; fillcolor="#fff3e0"; color=${on ? '"#e65100"' : '"#6366f1"'};`,
+    );
+    out.push(`${indent}  ${anchor(n)} [shape=point, style=invis, width=0];`);
+    const initial = n.type === 'parallel' ? undefined : (n.initial?.target?.[0] as AnyStateNode | undefined);
+    if (initial) {
+      out.push(
+        `${indent}  ${id}__initial [shape=circle, width=0.12, style=filled, fillcolor=black, label=""];`,
+      );
+      out.push(
+        `${indent}  ${id}__initial -> ${anchor(initial)}${composite(initial) ? ` [lhead=cluster_${nodeId(initial)}]` : ''};`,
+      );
+    }
+    for (const child of Object.values(n.states) as AnyStateNode[]) emit(child, `${indent}  `);
+    out.push(`${indent}}`);
+  };
+  const first = root.initial!.target![0] as AnyStateNode;
+  out.push('  __start [shape=circle, width=0.15, style=filled, fillcolor=black, label=""];');
+  out.push(`  __start -> ${anchor(first)}${composite(first) ? ` [lhead=cluster_${nodeId(first)}]` : ''};`);
+  for (const child of Object.values(root.states) as AnyStateNode[]) emit(child, '  ');
+
+  // Edges, one per (source, target), labelled with every event and guard that takes it.
+  const edges = new Map<
+    string,
+    { from: AnyStateNode | null; to: AnyStateNode; events: Map<string, string[]> }
+  >();
+  const visit = (source: AnyStateNode): void => {
+    for (const t of ownTransitions(source)) {
+      for (const target of t.target ?? []) {
+        const from = source === root ? null : source;
+        const key = `${from === null ? ROOT_SOURCE : nodeId(from)}->${nodeId(target)}`;
+        const edge = edges.get(key) ?? { from, to: target, events: new Map<string, string[]>() };
+        const guards = edge.events.get(eventName(t)) ?? [];
+        if (!guards.includes(guardName(t.guard))) guards.push(guardName(t.guard));
+        edge.events.set(eventName(t), guards);
+        edges.set(key, edge);
+      }
+    }
+    for (const child of Object.values(source.states) as AnyStateNode[]) visit(child);
+  };
+  visit(root);
+  if ([...edges.values()].some((e) => e.from === null)) {
+    out.push(`  ${ROOT_SOURCE} [label="any role", style="rounded,dashed", fillcolor=white];`);
+  }
+  for (const { from, to, events } of edges.values()) {
+    const text = [...events].map(([event, guards]) => withGuards(event, guards)).join('\n');
+    const attrs = [`label=${q(text)}`];
+    if (from !== null && composite(from) && from !== to) attrs.push(`ltail=cluster_${nodeId(from)}`);
+    if (composite(to) && from !== to) attrs.push(`lhead=cluster_${nodeId(to)}`);
+    out.push(`  ${from === null ? ROOT_SOURCE : anchor(from)} -> ${anchor(to)} [${attrs.join(', ')}];`);
+  }
+  out.push('}');
+  return `${out.join('\n')}\n`;
 }
 
 function ancestors(node: AnyStateNode): AnyStateNode[] {

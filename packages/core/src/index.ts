@@ -1,6 +1,6 @@
 export type { RaftConfig, RaftOptions } from './config.js';
 export { DEFAULT_CONFIG, resolveConfig } from './config.js';
-export { type DiagramOptions, statechartToMermaid } from './diagram.js';
+export { type DiagramOptions, statechartToDot, statechartToMermaid } from './diagram.js';
 export { Inflights } from './inflights.js';
 export { RaftLog } from './log.js';
 export type {

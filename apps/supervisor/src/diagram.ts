@@ -1,0 +1,68 @@
+import { writeFile } from 'node:fs/promises';
+import { instance } from '@viz-js/viz';
+import { raftMachine, statechartToDot, statechartToMermaid } from '@xraft/core';
+import type { AnyStateNode, StateValue } from 'xstate';
+
+/** DiagramFormat is an output format of `xraft diagram`. */
+export type DiagramFormat = 'svg' | 'dot' | 'mermaid';
+
+/**
+ * renderStatechart draws the Raft role statechart, offline: Mermaid text, a
+ * Graphviz digraph, or SVG rendered from it by Graphviz compiled to
+ * WebAssembly (@viz-js/viz). `highlight` marks a node's current state.
+ */
+export async function renderStatechart(format: DiagramFormat, highlight?: StateValue): Promise<string> {
+  const options = highlight === undefined ? {} : { highlight };
+  if (format === 'mermaid') return statechartToMermaid(raftMachine, options);
+  const dot = statechartToDot(raftMachine, options);
+  if (format === 'dot') return dot;
+  const viz = await instance();
+  return viz.renderString(dot, { format: 'svg' });
+}
+
+/** parseStateValue reads a state value given on the command line: `leader` or JSON like `{"follower":"leaderRecent"}`. */
+export function parseStateValue(text: string): StateValue {
+  const trimmed = text.trim();
+  let value: StateValue;
+  if (!trimmed.startsWith('{')) value = trimmed;
+  else {
+    try {
+      value = JSON.parse(trimmed) as StateValue;
+    } catch (err) {
+      throw new Error(`--state: not a state name or JSON state value: ${(err as Error).message}`);
+    }
+  }
+  checkStateValue(raftMachine.root, value, '');
+  return value;
+}
+
+/** checkStateValue rejects a state value naming states the machine does not have. */
+function checkStateValue(node: AnyStateNode, value: StateValue, path: string): void {
+  const entries = typeof value === 'string' ? [[value, undefined] as const] : Object.entries(value);
+  for (const [key, sub] of entries) {
+    const child = node.states[key] as AnyStateNode | undefined;
+    if (child === undefined) {
+      const known = Object.keys(node.states).join(', ');
+      throw new Error(`--state: no state "${path}${key}" (states here: ${known})`);
+    }
+    if (sub !== undefined) checkStateValue(child, sub as StateValue, `${path}${key}.`);
+  }
+}
+
+/** diagram is `xraft diagram`: writes the statechart to `out` (a file) or stdout. */
+export async function diagram(opts: {
+  format: DiagramFormat;
+  state?: string;
+  out?: string;
+}): Promise<number> {
+  const text = await renderStatechart(
+    opts.format,
+    opts.state === undefined ? undefined : parseStateValue(opts.state),
+  );
+  if (opts.out === undefined) process.stdout.write(text);
+  else {
+    await writeFile(opts.out, text);
+    console.error(`wrote ${opts.out} (${opts.format}, ${text.length.toLocaleString('en')} bytes)`);
+  }
+  return 0;
+}
