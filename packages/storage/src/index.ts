@@ -1,2 +1,3 @@
+export { DiskStorage, type DiskStorageOptions, type DiskStorageStatus } from './disk.js';
 export { MemoryStorage } from './memory.js';
 export { CorruptionError, type Snapshot, type SnapshotMeta, type Storage } from './storage.js';

@@ -33,16 +33,28 @@ export interface Storage {
    * persist makes one Ready durable, atomically: if `entries` is not empty,
    * every stored entry at or after `entries[0].index` is first deleted (a
    * follower's conflicting suffix, §5.3), then `entries` are appended; then
-   * `hardState`, if given, replaces the stored one.
+   * `hardState`, if given, replaces the stored one. Rejects with RangeError,
+   * storing nothing, when `entries` are not contiguous, start at or before the
+   * compaction point, or leave a gap after the last stored entry. A persist
+   * with nothing to store resolves once every earlier write is durable.
    */
   persist(hardState: HardState | null, entries: readonly Entry[]): Promise<void>;
-  /** entries reads stored entries [lo, hi); throws RangeError for a compacted or missing index. */
+  /**
+   * entries reads stored entries [lo, hi); throws RangeError for a compacted or
+   * missing index. It sees every persist already issued, durable or not.
+   */
   entries(lo: number, hi: number): Promise<Entry[]>;
-  /** saveSnapshot stores a snapshot durably, replacing an older one. */
+  /** saveSnapshot stores a snapshot durably, replacing an older one; a snapshot older than the stored one is ignored. */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
   /** loadSnapshot returns the latest snapshot, or null if none was saved. */
   loadSnapshot(): Promise<Snapshot | null>;
-  /** compact discards entries up to and including `index`, which a saved snapshot must cover (§7). */
+  /**
+   * compact discards entries up to and including `index`, which a saved
+   * snapshot must cover and which must be stored or be the snapshot's own last
+   * entry (RangeError otherwise) (§7). load() then reports `snapshot: {index,
+   * term}` and the entries after it. Compacting at or before the current
+   * compaction point does nothing.
+   */
   compact(index: number): Promise<void>;
   /** close releases files and handles; pending writes finish first. */
   close(): Promise<void>;
