@@ -1,1 +1,61 @@
-export {};
+export {
+  type ApplyListener,
+  Cluster,
+  type ClusterOptions,
+  type ClusterStats,
+  type LogEntry,
+  type NetworkSettings,
+  type NodeState,
+  type SubmitResult,
+} from './cluster.js';
+export {
+  type ControlApi,
+  ControlClient,
+  type ControlClientOptions,
+  ControlTimeoutError,
+  exposeControl,
+  type KillMode,
+  type NodeReport,
+  WorkerExitedError,
+} from './control.js';
+export { NodeHost, type NodeHostOptions } from './host.js';
+export { checkLinkSettings, Link, type LinkCounters, type LinkSettings, RELIABLE_LINK } from './link.js';
+export { type Deliver, Mailbox, type MailboxOptions } from './mailbox.js';
+export type {
+  AppliedCommand,
+  BootFault,
+  LogLevel,
+  MainToWorker,
+  StorageSpec,
+  WorkerBoot,
+  WorkerToMain,
+} from './protocol.js';
+export { RemoteStorage, serveStorage } from './remote-storage.js';
+export {
+  LogRecorder,
+  loadStateMachine,
+  type StateMachine,
+  type StateMachineModule,
+} from './state-machine.js';
+export { type CounterName, Counters, StatusCell, type StatusFields } from './status.js';
+export {
+  type BootSpec,
+  DEFAULT_RESTART_POLICY,
+  type RestartPolicy,
+  Supervisor,
+  type SupervisorEvent,
+  type SupervisorOptions,
+  type WorkerPhase,
+} from './supervisor.js';
+export {
+  type DecodedBatch,
+  decodeEnvelope,
+  estimateBytes,
+  type PeerEnvelope,
+  type RaftBatch,
+  raftBatch,
+  WIRE_VERSION,
+  type WireError,
+  WireErrorCounter,
+  type WireErrorKind,
+} from './wire.js';

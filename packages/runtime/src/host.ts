@@ -1,0 +1,313 @@
+import {
+  type Clock,
+  type Entry,
+  type Message,
+  type NodeId,
+  type PersistedState,
+  type ProposeResult,
+  RaftNode,
+  type Random,
+  type Ready,
+} from '@xraft/core';
+import type { Storage } from '@xraft/storage';
+import type { NodeReport } from './control.js';
+import type { Mailbox } from './mailbox.js';
+import type { AppliedCommand } from './protocol.js';
+import type { StateMachine } from './state-machine.js';
+import type { StatusCell } from './status.js';
+
+/** NodeHostOptions configures a {@link NodeHost}. */
+export interface NodeHostOptions {
+  readonly id: NodeId;
+  readonly voters: readonly NodeId[];
+  readonly electionTimeoutMs: readonly [number, number];
+  readonly heartbeatIntervalMs: number;
+  readonly storage: Storage;
+  readonly stateMachine: StateMachine;
+  readonly mailbox: Mailbox;
+  /** The election-timeout randomness (seeded from `crypto` by the worker). */
+  readonly random: Random;
+  readonly seed: number;
+  readonly incarnation: number;
+  /** Where the host publishes its status after every turn. */
+  readonly status: StatusCell;
+  /** Receives the command entries applied in one turn, in log order. */
+  readonly onApplied: (commands: AppliedCommand[]) => void;
+  /** Called when the node cannot go on (a failed write, an impossible state): it must end the worker. */
+  readonly onFatal: (error: unknown) => void;
+}
+
+interface Proposal {
+  readonly command: Uint8Array;
+  resolve(result: ProposeResult): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * NodeHost runs one Raft server inside a node worker with real I/O, following
+ * the Ready contract of `@xraft/core` (ready.ts) as the simulator's host does:
+ *
+ * 1. send `earlyMessages` at once (the leader's replication, thesis §10.2.1);
+ * 2. hand `hardState` + `entries` to storage as one write, issued in Ready
+ *    order; storage group-commits writes issued while a sync is in flight, so
+ *    several Readies may be in flight at once;
+ * 3. once that write (and every earlier one) is durable: send `messages`
+ *    (votes and acknowledgements promise durable state, §5.2/§5.3), apply
+ *    `committed` in order (§5.3), then `advance`.
+ *
+ * A turn (an input batch, a timer, a completed write, a batch of proposals)
+ * drains every Ready the node has, then flushes the mailbox, so each peer gets
+ * at most one `postMessage` per turn, and publishes the status.
+ */
+export class NodeHost {
+  /** The running server, once {@link start} has loaded storage. */
+  node: RaftNode | null = null;
+  /** Highest index applied to the state machine by this incarnation (rebuilt from index 1 on restart). */
+  applied = 0;
+  /** Readies handed to storage whose completion has not run yet. */
+  private inflight = 0;
+  /** Completion of the last Ready handed out: each waits for the previous one (writes resolve in order). */
+  private chain: Promise<void> = Promise.resolve();
+  private proposals: Proposal[] = [];
+  private turnScheduled = false;
+  private inTurn = false;
+  private stopped = false;
+  private readonly clock: Clock;
+
+  constructor(private readonly options: NodeHostOptions) {
+    // The real clock of the worker; after each timer, rethrow a failure of the statechart and publish
+    // the status (a timer can change the role without leaving a Ready, e.g. CheckQuorum's step-down).
+    this.clock = {
+      setTimeout: (fn: (...args: unknown[]) => void, ms: number) =>
+        setTimeout(() => {
+          fn();
+          this.afterTimer();
+        }, ms),
+      clearTimeout: (t: ReturnType<typeof setTimeout>) => clearTimeout(t),
+    };
+  }
+
+  /**
+   * start loads storage, rebuilds the state machine from index 1 (committed
+   * entries come back in the first Readies and are applied again), starts the
+   * node and begins taking input from the mailbox.
+   */
+  async start(): Promise<PersistedState> {
+    const o = this.options;
+    const persisted = await o.storage.load();
+    const snapshotIndex = persisted.snapshot?.index ?? 0;
+    if (snapshotIndex > 0) {
+      const snapshot = await o.storage.loadSnapshot();
+      if (snapshot === null || snapshot.meta.index !== snapshotIndex) {
+        throw new Error(`${o.id}: the log starts after ${snapshotIndex} but no snapshot covers it`);
+      }
+      o.stateMachine.restore(snapshot.data);
+    }
+    this.applied = snapshotIndex;
+    const node = new RaftNode({
+      id: o.id,
+      voters: o.voters,
+      electionTimeoutMs: o.electionTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      clock: this.clock,
+      random: o.random,
+      persisted: { ...persisted, applied: snapshotIndex },
+      onReady: () => this.scheduleTurn(),
+    });
+    this.node = node;
+    this.guard(() => node.start());
+    o.mailbox.listen((_from, messages) => this.receive(messages));
+    this.turn();
+    return persisted;
+  }
+
+  /** receive steps one batch of RPCs from a peer, one event each (§5: one event per RPC), then takes a turn. */
+  receive(messages: readonly Message[]): void {
+    const node = this.node;
+    if (node === null || this.stopped) return;
+    this.guard(() => {
+      for (const m of messages) node.step(m);
+    });
+    this.turn();
+  }
+
+  /**
+   * submit is Raft's Start() for one command. Commands submitted in the same
+   * turn of the event loop go to the core as one Propose (one batch of entries).
+   */
+  submit(command: Uint8Array): Promise<ProposeResult> {
+    if (this.node === null || this.stopped)
+      return Promise.reject(new Error(`${this.options.id} is not running`));
+    return new Promise((resolve, reject) => {
+      this.proposals.push({ command, resolve, reject });
+      if (this.proposals.length === 1) setImmediate(() => this.proposeBatch());
+    });
+  }
+
+  /** transferLeadership asks the node, if it leads, to hand over to `to` (§3.10). */
+  transferLeadership(to: NodeId): void {
+    const node = this.node;
+    if (node === null || this.stopped) throw new Error(`${this.options.id} is not running`);
+    this.guard(() => node.transferLeadership(to));
+    this.turn();
+  }
+
+  /** report is this node's full status. */
+  report(): NodeReport {
+    const node = this.node;
+    if (node === null) throw new Error(`${this.options.id} has not started`);
+    return {
+      ...node.status(),
+      incarnation: this.options.incarnation,
+      seed: this.options.seed,
+      applied: this.applied,
+      wireErrors: this.options.mailbox.errors.snapshot(),
+      inflightWrites: this.inflight,
+    };
+  }
+
+  /** stop halts the node (no more input, timers or sends) and waits for writes in flight, then closes storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.node?.stop();
+    for (const p of this.proposals.splice(0)) p.reject(new Error(`${this.options.id} is stopping`));
+    await this.chain;
+    await this.options.storage.close();
+  }
+
+  private proposeBatch(): void {
+    const batch = this.proposals.splice(0);
+    const node = this.node;
+    if (batch.length === 0) return;
+    if (node === null || this.stopped) {
+      for (const p of batch) p.reject(new Error(`${this.options.id} is not running`));
+      return;
+    }
+    let result: ProposeResult | null = null;
+    this.guard(() => {
+      result = node.propose(batch.map((p) => p.command));
+    });
+    const r = result as ProposeResult | null;
+    if (r === null) {
+      for (const p of batch) p.reject(new Error(`${this.options.id} failed`));
+      return;
+    }
+    batch.forEach((p, i) => {
+      p.resolve(r.isLeader ? { ...r, index: r.index + i } : r);
+    });
+    this.turn();
+  }
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    queueMicrotask(() => {
+      this.turnScheduled = false;
+      this.turn();
+    });
+  }
+
+  private afterTimer(): void {
+    const node = this.node;
+    if (node === null || this.stopped) return;
+    const failure = node.failure();
+    if (failure !== null) {
+      this.fatal(failure);
+      return;
+    }
+    this.publish();
+  }
+
+  /** turn drains every Ready, flushes the mailbox and publishes the status. */
+  private turn(): void {
+    const node = this.node;
+    if (node === null || this.stopped || this.inTurn) return;
+    this.inTurn = true;
+    try {
+      while (node.hasReady()) this.carryOut(node, node.ready());
+      this.options.mailbox.flush();
+      this.publish();
+    } finally {
+      this.inTurn = false;
+    }
+  }
+
+  private carryOut(node: RaftNode, rd: Ready): void {
+    const { mailbox, storage } = this.options;
+    // 1. Early messages may leave before the write (thesis §10.2.1).
+    mailbox.post(rd.earlyMessages);
+    const writes = rd.hardState !== null || rd.entries.length > 0;
+    if (!writes && this.inflight === 0) {
+      // Nothing to wait for: carry it out in this turn, so its messages share this turn's batches.
+      this.complete(node, rd);
+      return;
+    }
+    // 2. One write per Ready, issued in order; 3. completion strictly after every earlier one.
+    const write = writes ? storage.persist(rd.hardState, rd.entries) : null;
+    write?.catch(() => {}); // Observed through the chain below; this only keeps it from counting as unhandled.
+    this.inflight++;
+    this.chain = this.chain
+      .then(() => write)
+      .then(
+        () => {
+          this.inflight--;
+          if (this.stopped || this.node !== node) return;
+          this.complete(node, rd);
+          this.turn();
+        },
+        (err: unknown) => this.fatal(err),
+      );
+  }
+
+  /** complete is step 3 of the contract: `hardState` and `entries` of `rd` are durable. */
+  private complete(node: RaftNode, rd: Ready): void {
+    this.options.mailbox.post(rd.messages);
+    if (rd.committed.length > 0) this.apply(rd.committed);
+    this.guard(() => node.advance(rd));
+  }
+
+  /** apply runs committed entries through the state machine in log order and reports the commands (§5.3). */
+  private apply(entries: readonly Entry[]): void {
+    const sm = this.options.stateMachine;
+    const commands: AppliedCommand[] = [];
+    for (const e of entries) {
+      if (e.index !== this.applied + 1) {
+        throw new Error(`${this.options.id}: entry ${e.index} to apply does not follow ${this.applied}`);
+      }
+      if (e.type === 'normal') {
+        sm.apply(e.data, e.index);
+        commands.push({ index: e.index, command: e.data });
+      }
+      this.applied = e.index;
+    }
+    if (commands.length > 0) this.options.onApplied(commands);
+  }
+
+  private publish(): void {
+    const r = this.node!.raft;
+    this.options.status.write({
+      role: r.role,
+      term: r.term,
+      leader: r.leaderId === null ? -1 : this.options.voters.indexOf(r.leaderId),
+      commitIndex: r.log.committed,
+      lastApplied: this.applied,
+      lastLogIndex: r.log.lastIndex(),
+    });
+  }
+
+  /** guard runs a call into the core; a throw means an impossible state, which ends the worker. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.fatal(err);
+    }
+  }
+
+  private fatal(error: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.options.onFatal(error);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * StateMachine is what a node applies its committed commands to (DESIGN.md
+ * "The state machine interface", hashicorp/raft's FSM). Every node applies the
+ * same commands in the same order (State Machine Safety, §5.4.3), so every
+ * deterministic state machine ends in the same state.
+ */
+export interface StateMachine {
+  /** apply executes one committed command, at log `index`; the result goes back to its proposer. */
+  apply(command: Uint8Array, index: number): unknown;
+  /** snapshot serializes the whole state (log compaction, §7). */
+  snapshot(): Uint8Array;
+  /** restore replaces the whole state with a snapshot's. */
+  restore(snapshot: Uint8Array): void;
+}
+
+/**
+ * StateMachineModule is the shape of a module given to `Cluster.start({ stateMachine })`
+ * by URL: loaded inside every node worker, it makes one state machine per incarnation.
+ */
+export interface StateMachineModule {
+  createStateMachine(): StateMachine | Promise<StateMachine>;
+}
+
+/**
+ * LogRecorder is the default state machine until the KV store arrives: it
+ * keeps how many commands it applied, the last index, and a running FNV-1a
+ * digest over (index, command) of every command, which two replicas agree on
+ * exactly when they applied the same commands at the same indexes.
+ * `apply` returns the index.
+ */
+export class LogRecorder implements StateMachine {
+  /** Commands applied so far. */
+  count = 0;
+  /** Index of the last command applied (0: none). */
+  lastIndex = 0;
+  /** FNV-1a (32-bit) over every applied (index, command). */
+  digest = 0x811c9dc5;
+
+  apply(command: Uint8Array, index: number): number {
+    if (index <= this.lastIndex) {
+      throw new Error(`LogRecorder: command at ${index} applied after ${this.lastIndex}: out of order`);
+    }
+    let h = this.digest;
+    for (let shift = 0; shift < 32; shift += 8) h = Math.imul(h ^ ((index >>> shift) & 0xff), 0x01000193);
+    for (const byte of command) h = Math.imul(h ^ byte, 0x01000193);
+    this.digest = h >>> 0;
+    this.count++;
+    this.lastIndex = index;
+    return index;
+  }
+
+  snapshot(): Uint8Array {
+    const out = new Uint8Array(24);
+    const view = new DataView(out.buffer);
+    view.setFloat64(0, this.count);
+    view.setFloat64(8, this.lastIndex);
+    view.setUint32(16, this.digest);
+    return out;
+  }
+
+  restore(snapshot: Uint8Array): void {
+    if (snapshot.byteLength !== 24)
+      throw new RangeError(`LogRecorder snapshot is 24 bytes, got ${snapshot.byteLength}`);
+    const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
+    this.count = view.getFloat64(0);
+    this.lastIndex = view.getFloat64(8);
+    this.digest = view.getUint32(16);
+  }
+}
+
+/**
+ * loadStateMachine makes a node's state machine: from the module at `url`
+ * (which must export `createStateMachine()`), or a {@link LogRecorder} when
+ * no URL is given.
+ */
+export async function loadStateMachine(url: string | undefined): Promise<StateMachine> {
+  if (url === undefined) return new LogRecorder();
+  const mod = (await import(url)) as Partial<StateMachineModule>;
+  if (typeof mod.createStateMachine !== 'function') {
+    throw new TypeError(
+      `state machine module ${url} must export a function createStateMachine() returning { apply, snapshot, restore }`,
+    );
+  }
+  const sm = await mod.createStateMachine();
+  for (const method of ['apply', 'snapshot', 'restore'] as const) {
+    if (typeof sm?.[method] !== 'function') {
+      throw new TypeError(`createStateMachine() of ${url} returned an object without a ${method}() method`);
+    }
+  }
+  return sm;
+}
