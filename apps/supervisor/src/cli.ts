@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type DiagramFormat, diagram } from './diagram.js';
-import { start } from './start.js';
+import { run } from './run.js';
+import { simulate } from './simulate.js';
 
 /** parseInteger is a commander parser for integers within [min, max], with a clear error otherwise. */
 export function parseInteger(min: number, max: number) {
@@ -30,6 +31,57 @@ const program = new Command('xraft')
 program
   .command('start')
   .description(
+    'run a Raft cluster: one worker thread per node, disk storage, a live status table, and the supervisor restarting crashed workers',
+  )
+  .addOption(new Option('--nodes <n>', 'servers in the cluster').default(5).argParser(parseInteger(1, 9)))
+  .option(
+    '--data-dir <dir>',
+    'where each node keeps its log (<dir>/<nodeId>/); reused on the next start',
+    'xraft-data',
+  )
+  .addOption(
+    new Option('--storage <kind>', 'durable or in-memory logs').choices(['disk', 'memory']).default('disk'),
+  )
+  .option('--chaos', 'crash a random worker every few seconds', false)
+  .addOption(
+    new Option('--chaos-interval <s>', 'seconds between chaos crashes').default(3).argParser(parsePositive),
+  )
+  .addOption(
+    new Option('--rate <n>', 'commands per second written through the leader')
+      .default(20)
+      .argParser(parsePositive),
+  )
+  .addOption(new Option('--duration <s>', 'stop by itself after this many seconds').argParser(parsePositive))
+  .action(
+    async (opts: {
+      nodes: number;
+      dataDir: string;
+      storage: 'disk' | 'memory';
+      chaos: boolean;
+      chaosInterval: number;
+      rate: number;
+      duration?: number;
+    }) => {
+      try {
+        process.exitCode = await run({
+          nodes: opts.nodes,
+          dataDir: opts.dataDir,
+          storage: opts.storage,
+          chaos: opts.chaos,
+          chaosIntervalMs: opts.chaosInterval * 1000,
+          rate: opts.rate,
+          ...(opts.duration !== undefined ? { durationMs: opts.duration * 1000 } : {}),
+        });
+      } catch (err) {
+        console.error(`xraft start: ${(err as Error).message}`);
+        process.exitCode = 2;
+      }
+    },
+  );
+
+program
+  .command('simulate')
+  .description(
     'run a simulated cluster (the deterministic simulator, in virtual time paced to the wall clock) and print its elections, commits and the faults it injects',
   )
   .addOption(new Option('--nodes <n>', 'servers in the cluster').default(5).argParser(parseInteger(1, 9)))
@@ -53,7 +105,7 @@ program
   )
   .option('--verbose', 'print every message delivered, not only elections, commits and faults', false)
   .action(async (opts) => {
-    process.exitCode = await start(opts);
+    process.exitCode = await simulate(opts);
   });
 
 program

@@ -1,16 +1,16 @@
 import { afterEach, expect, test, vi } from 'vitest';
-import { start } from '../src/start.js';
+import { simulate } from '../src/simulate.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-test('xraft start runs a simulated cluster and reports elections, faults and the safety verdict', async () => {
+test('xraft simulate runs a simulated cluster and reports elections, faults and the safety verdict', async () => {
   const lines: string[] = [];
   vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
     lines.push(args.join(' '));
   });
-  const code = await start({ nodes: 5, seed: 7, faults: 'heavy', duration: 5, speed: 0, verbose: false });
+  const code = await simulate({ nodes: 5, seed: 7, faults: 'heavy', duration: 5, speed: 0, verbose: false });
   const out = lines.join('\n');
   expect(code).toBe(0);
   expect(out).toMatch(/n\d elected leader of term \d+/);

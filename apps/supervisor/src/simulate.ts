@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeEvent, formatTime, type SimEvent, Simulation } from '@xraft/sim';
 import pc from 'picocolors';
 
-/** StartOptions are the flags of `xraft start`. */
-export interface StartOptions {
+/** SimulateOptions are the flags of `xraft simulate`. */
+export interface SimulateOptions {
   readonly nodes: number;
   readonly seed?: number;
   readonly faults: 'none' | 'light' | 'heavy';
@@ -17,11 +17,11 @@ export interface StartOptions {
 const SLICE_MS = 50;
 
 /**
- * start runs a simulated cluster of real @xraft/core servers, paced to the
+ * simulate runs a simulated cluster of real @xraft/core servers, paced to the
  * wall clock, printing elections, commit progress and every injected fault.
  * Returns the process exit code (1 if an invariant broke).
  */
-export async function start(opts: StartOptions): Promise<number> {
+export async function simulate(opts: SimulateOptions): Promise<number> {
   const seed = opts.seed ?? randomInt(2 ** 31 - 1);
   const durationMs = Math.round(opts.duration * 1000);
   let lastCommitLine = Number.NEGATIVE_INFINITY;

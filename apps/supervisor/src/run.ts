@@ -1,0 +1,249 @@
+import { constants } from 'node:fs';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Cluster, type SupervisorEvent } from '@xraft/runtime';
+import Table from 'cli-table3';
+import { createLogUpdate } from 'log-update';
+import pc from 'picocolors';
+
+/** RunOptions are the flags of `xraft start`. */
+export interface RunOptions {
+  readonly nodes: number;
+  readonly dataDir: string;
+  readonly storage: 'disk' | 'memory';
+  /** Crash a random worker every `chaosIntervalMs`. */
+  readonly chaos: boolean;
+  readonly chaosIntervalMs: number;
+  /** Commands per second written through the leader, so commits move. */
+  readonly rate: number;
+  /** Stop by itself after this long (default: run until Ctrl-C). */
+  readonly durationMs?: number;
+  /** Where to draw: a TTY gets a live table, anything else plain lines. */
+  readonly out?: NodeJS.WriteStream;
+}
+
+/** RENDER_MS is how often the live table is redrawn. */
+const RENDER_MS = 200;
+/** How many recent log lines stay under the table. */
+const LOG_LINES = 14;
+/** How often plain (non-TTY) output reports progress. */
+const PROGRESS_MS = 2000;
+
+/** checkDataDir makes sure the data directory can be created and written, with an error that says what to do. */
+export async function checkDataDir(dir: string): Promise<string> {
+  const path = resolve(dir);
+  try {
+    await mkdir(path, { recursive: true });
+    await access(path, constants.W_OK);
+    const probe = join(path, `.xraft-write-check-${process.pid}`);
+    await writeFile(probe, 'ok');
+    await rm(probe);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new Error(
+      `cannot use data directory ${path} (${code}): choose a writable directory with --data-dir <dir>`,
+    );
+  }
+  return path;
+}
+
+/**
+ * run is `xraft start`: a cluster of Raft nodes on worker threads with disk
+ * storage under `dataDir`, a live status table, a log of leader changes and
+ * supervisor events, a steady write load, and optional chaos. Ctrl-C (or
+ * `durationMs`) stops every worker cleanly; running again on the same data
+ * directory recovers the previous state.
+ */
+export async function run(opts: RunOptions): Promise<number> {
+  const out = opts.out ?? process.stdout;
+  const tty = out.isTTY === true;
+  const dataDir = opts.storage === 'disk' ? await checkDataDir(opts.dataDir) : undefined;
+  const started = performance.now();
+  const stamp = () => pc.dim(`${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s`);
+  const recent: string[] = [];
+  const log = (line: string) => {
+    const text = `${stamp()}  ${line}`;
+    if (tty) {
+      recent.push(text);
+      if (recent.length > LOG_LINES) recent.shift();
+    } else out.write(`${text}\n`);
+  };
+
+  const c = await Cluster.start({
+    nodes: opts.nodes,
+    storage: opts.storage,
+    ...(dataDir ? { dataDir } : {}),
+    // Crashes arrive as supervisor events below; only worse news goes to the log.
+    log: (e) => {
+      if (e.level === 'error') log(pc.red(`${e.node ?? 'cluster'}: ${firstLine(e.message)}`));
+    },
+  });
+  log(
+    pc.bold(
+      `${opts.nodes} nodes on worker threads, ${opts.storage} storage${dataDir ? ` in ${dataDir}` : ''}${opts.chaos ? ', chaos on' : ''}`,
+    ),
+  );
+  const restarts = new Map<string, number>(c.ids.map((id) => [id, 0]));
+  c.on('supervisor', (e: SupervisorEvent) => {
+    switch (e.type) {
+      case 'crashed':
+        log(
+          pc.yellow(
+            `supervisor: ${e.id} crashed (exit code ${e.exitCode}${e.error ? `: ${firstLine(e.error)}` : ''})${e.restartInMs === null ? '' : `, restart in ${e.restartInMs} ms`}`,
+          ),
+        );
+        return;
+      case 'restarted':
+        restarts.set(e.id, (restarts.get(e.id) ?? 0) + 1);
+        log(
+          pc.green(`supervisor: ${e.id} restarted (incarnation ${e.incarnation}), recovering from its log`),
+        );
+        return;
+      case 'gave-up':
+        log(
+          pc.red(
+            `supervisor: gave up on ${e.id} after ${e.crashes} crashes in ${e.windowMs} ms${e.lastError ? ` (${firstLine(e.lastError)})` : ''}`,
+          ),
+        );
+        return;
+    }
+  });
+  let applied = 0;
+  const stopApply = c.onApply(() => {
+    applied++;
+  });
+
+  // Leader changes, seen by polling the status the workers publish.
+  let lastLeader = '';
+  const leaderOf = (): { id: string; term: number } | null => {
+    let best: { id: string; term: number } | null = null;
+    for (const id of c.ids) {
+      const s = c.state(id);
+      if (s.alive && s.role === 'leader' && (best === null || s.term > best.term))
+        best = { id, term: s.term };
+    }
+    return best;
+  };
+  const watchLeader = () => {
+    const l = leaderOf();
+    const key = l ? `${l.id}@${l.term}` : '';
+    if (key !== lastLeader) {
+      lastLeader = key;
+      log(l ? pc.green(pc.bold(`${l.id} is leader of term ${l.term}`)) : pc.dim('no leader'));
+    }
+  };
+
+  // A steady write load through whoever leads, so commit indexes move.
+  let written = 0;
+  let inflight = false;
+  const write = async () => {
+    const l = leaderOf();
+    if (l === null || inflight) return;
+    inflight = true;
+    try {
+      const r = await c.submit(l.id, new TextEncoder().encode(`cmd-${++written}`));
+      if (!r.isLeader) written--;
+    } catch {
+      // The leader died under us: the supervisor reports it; the next tick tries the new leader.
+    } finally {
+      inflight = false;
+    }
+  };
+
+  // Chaos: kill a random live worker the way real workers die; the supervisor restarts it,
+  // the node recovers from its storage and catches up.
+  const deaths = ['throw', 'rejection', 'exit'] as const;
+  const chaos = async () => {
+    const alive = c.ids.filter((id) => c.state(id).alive);
+    if (alive.length === 0) return;
+    const id = alive[Math.floor(Math.random() * alive.length)]!;
+    const how = deaths[Math.floor(Math.random() * deaths.length)]!;
+    log(
+      pc.yellow(
+        `chaos: killing ${id}'s worker (${how === 'throw' ? 'uncaught exception' : how === 'rejection' ? 'unhandled rejection' : 'process.exit'})`,
+      ),
+    );
+    await c.kill(id, how).catch((err: Error) => log(pc.red(`chaos: ${err.message}`)));
+  };
+
+  const render = createLogUpdate(out);
+  let lastProgress = 0;
+  const draw = () => {
+    watchLeader();
+    if (!tty) {
+      // Plain output: a progress line every few seconds instead of a live table.
+      if (performance.now() - lastProgress >= PROGRESS_MS) {
+        lastProgress = performance.now();
+        const up = c.ids.filter((id) => c.state(id).alive);
+        const commit = Math.max(0, ...up.map((id) => c.state(id).commitIndex));
+        log(
+          pc.cyan(
+            `${up.length}/${c.ids.length} nodes up, committed up to index ${commit}, ${applied} commands applied`,
+          ),
+        );
+      }
+      return;
+    }
+    render(
+      `${table(c, restarts)}\n${pc.dim(`commands applied (all nodes): ${applied}`)}\n\n${recent.join('\n')}`,
+    );
+  };
+
+  const timers = [
+    setInterval(draw, RENDER_MS),
+    setInterval(() => void write(), Math.max(1, Math.round(1000 / opts.rate))),
+    ...(opts.chaos ? [setInterval(() => void chaos(), opts.chaosIntervalMs)] : []),
+  ];
+  let onSigint = () => {};
+  const done = new Promise<void>((resolveDone) => {
+    onSigint = () => resolveDone();
+    process.once('SIGINT', onSigint);
+    if (opts.durationMs !== undefined) setTimeout(resolveDone, opts.durationMs).unref();
+  });
+  await done;
+  process.removeListener('SIGINT', onSigint);
+  for (const t of timers) clearInterval(t);
+  draw();
+  render.done();
+  if (!tty) out.write(`${table(c, restarts, false)}\n`);
+  log('stopping: every worker shuts down');
+  stopApply();
+  await c.stop();
+  out.write(
+    `stopped cleanly${dataDir ? `; run again with --data-dir ${dataDir} to recover this state` : ''}\n`,
+  );
+  return 0;
+}
+
+/** firstLine drops stack traces from an error message. */
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0]!;
+}
+
+/** table renders the nodes' status: role, term, commit, applied, last index and restarts per node. */
+function table(c: Cluster, restarts: ReadonlyMap<string, number>, colour = true): string {
+  const t = new Table({
+    head: ['node', 'alive', 'role', 'term', 'leader', 'commit', 'applied', 'last index', 'restarts'],
+    style: { head: colour ? ['cyan'] : [], border: colour ? ['grey'] : [] },
+  });
+  for (const id of c.ids) {
+    const s = c.state(id);
+    if (!s.alive) {
+      t.push([id, colour ? pc.red('down') : 'down', '', '', '', '', '', '', String(restarts.get(id) ?? 0)]);
+      continue;
+    }
+    const role = s.role === 'leader' && colour ? pc.green(pc.bold(s.role)) : s.role;
+    t.push([
+      id,
+      'up',
+      role,
+      String(s.term),
+      s.leaderId ?? '-',
+      String(s.commitIndex),
+      String(s.lastApplied),
+      String(s.lastLogIndex),
+      String(restarts.get(id) ?? 0),
+    ]);
+  }
+  return t.toString();
+}

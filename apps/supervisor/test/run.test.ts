@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, expect, test } from 'vitest';
+import { checkDataDir, run } from '../src/run.js';
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'xraft-app-'));
+  dirs.push(d);
+  return d;
+}
+
+function capture(): { out: NodeJS.WriteStream; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: string[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c.toString()));
+  return {
+    out: Object.assign(stream, { isTTY: false }) as unknown as NodeJS.WriteStream,
+    text: () => chunks.join(''),
+  };
+}
+
+test('xraft start runs a disk cluster, reports its leader and progress, and stops cleanly; a rerun recovers', async () => {
+  const dataDir = await tempDir();
+  const first = capture();
+  const code = await run({
+    nodes: 3,
+    dataDir,
+    storage: 'disk',
+    chaos: false,
+    chaosIntervalMs: 1000,
+    rate: 50,
+    durationMs: 2500,
+    out: first.out,
+  });
+  expect(code).toBe(0);
+  const text = first.text();
+  expect(text).toMatch(/n\d is leader of term \d+/);
+  expect(text).toMatch(/3\/3 nodes up, committed up to index \d+/);
+  expect(text).toContain('stopped cleanly');
+  const term1 = Number(/is leader of term (\d+)/.exec(text)![1]);
+  // The same data directory: the nodes come back with their terms and logs.
+  const second = capture();
+  await run({
+    nodes: 3,
+    dataDir,
+    storage: 'disk',
+    chaos: false,
+    chaosIntervalMs: 1000,
+    rate: 50,
+    durationMs: 1500,
+    out: second.out,
+  });
+  const term2 = Number(/is leader of term (\d+)/.exec(second.text())![1]);
+  expect(term2).toBeGreaterThan(term1);
+});
+
+test('xraft start --chaos kills workers and the supervisor restarts them', async () => {
+  const dataDir = await tempDir();
+  const c = capture();
+  await run({
+    nodes: 3,
+    dataDir,
+    storage: 'disk',
+    chaos: true,
+    chaosIntervalMs: 700,
+    rate: 50,
+    durationMs: 3000,
+    out: c.out,
+  });
+  const text = c.text();
+  expect(text).toMatch(/chaos: killing n\d's worker/);
+  expect(text).toMatch(/supervisor: n\d crashed/);
+  expect(text).toMatch(/supervisor: n\d restarted/);
+});
+
+test('an unwritable data directory is refused with a message saying what to do', async () => {
+  const dir = await tempDir();
+  const file = join(dir, 'a-file');
+  await writeFile(file, 'x');
+  await expect(checkDataDir(join(file, 'data'))).rejects.toThrow(
+    /cannot use data directory .* choose a writable directory with --data-dir/,
+  );
+});
+
+test('bad flags exit with 2 and a clear message', async () => {
+  const exec = promisify(execFile);
+  const err = await exec(process.execPath, [cli, 'start', '--nodes', '12']).catch(
+    (e: { code: number; stderr: string }) => e,
+  );
+  expect((err as { code: number }).code).toBe(2);
+  expect((err as { stderr: string }).stderr).toMatch(/expected an integer from 1 to 9, got "12"/);
+});
