@@ -1,4 +1,5 @@
 import { onTestFinished } from 'vitest';
+import { testSeed } from '../../../tools/testing/seed.js';
 import {
   type Clock,
   type Entry,
@@ -12,6 +13,8 @@ import {
   type Ready,
   seededRandom,
 } from '../src/index.js';
+
+export { testSeed };
 
 /** ManualClock is a virtual clock for tests: timers fire only when the test advances time. */
 export class ManualClock implements Clock {
@@ -62,19 +65,6 @@ export function advanceUntil(clock: ManualClock, done: () => boolean, limitMs = 
     clock.advance(1);
   }
   throw new Error(`condition not reached within ${limitMs} ms of virtual time`);
-}
-
-/**
- * testSeed is the seed of a random test: a fresh one on every run, or the one
- * in XRAFT_SEED to replay a failure. Tests put it in their name and messages.
- */
-export function testSeed(): number {
-  const replay = process.env.XRAFT_SEED;
-  if (replay === undefined || replay === '') return (Date.now() ^ (Math.random() * 0x100000000)) >>> 0;
-  const seed = Number(replay);
-  if (!Number.isInteger(seed))
-    throw new Error(`XRAFT_SEED must be an integer, got ${JSON.stringify(replay)}`);
-  return seed >>> 0;
 }
 
 // ---------------------------------------------------------------------------

@@ -249,6 +249,19 @@ export class Supervisor {
     return new Promise((resolve, reject) => slot.readyWaiters.push({ resolve, reject }));
   }
 
+  /** giveUp marks a node failed (no more restarts), reports `gave-up` and fails whoever waits for it. */
+  private giveUp(slot: Slot, reason: string): void {
+    slot.phase = 'failed';
+    this.options.onEvent({
+      type: 'gave-up',
+      id: slot.id,
+      crashes: slot.crashes.length,
+      windowMs: this.options.policy.windowMs,
+      lastError: slot.lastError,
+    });
+    this.settleWaiters(slot, new WorkerExitedError(slot.id, reason));
+  }
+
   private settleWaiters(slot: Slot, error: Error): void {
     for (const w of slot.readyWaiters.splice(0)) w.reject(error);
   }
@@ -406,21 +419,10 @@ export class Supervisor {
       return;
     }
     if (slot.crashes.length > policy.maxRestarts) {
-      slot.phase = 'failed';
       this.options.onEvent({ ...event, restartInMs: null });
-      this.options.onEvent({
-        type: 'gave-up',
-        id: slot.id,
-        crashes: slot.crashes.length,
-        windowMs: policy.windowMs,
-        lastError: slot.lastError,
-      });
-      this.settleWaiters(
+      this.giveUp(
         slot,
-        new WorkerExitedError(
-          slot.id,
-          `given up after ${slot.crashes.length} crashes within ${policy.windowMs} ms; last: ${slot.lastError ?? `exit ${code}`}`,
-        ),
+        `given up after ${slot.crashes.length} crashes within ${policy.windowMs} ms; last: ${slot.lastError ?? `exit ${code}`}`,
       );
       return;
     }
@@ -436,16 +438,8 @@ export class Supervisor {
         this.spawn(slot);
       } catch (err) {
         // The Worker could not even be created (e.g. its file vanished): restarting cannot help.
-        slot.phase = 'failed';
         slot.lastError = String(err);
-        this.options.onEvent({
-          type: 'gave-up',
-          id: slot.id,
-          crashes: slot.crashes.length,
-          windowMs: policy.windowMs,
-          lastError: slot.lastError,
-        });
-        this.settleWaiters(slot, new WorkerExitedError(slot.id, `cannot start a worker: ${slot.lastError}`));
+        this.giveUp(slot, `cannot start a worker: ${slot.lastError}`);
       }
     }, delay);
   }

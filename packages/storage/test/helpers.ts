@@ -2,19 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry, EntryType } from '@xraft/core';
+import { testSeed } from '../../../tools/testing/seed.js';
 
-/**
- * testSeed is the seed of a random test: a fresh one on every run, or the one
- * in XRAFT_SEED to replay a failure (the convention of packages/core/test).
- */
-export function testSeed(): number {
-  const replay = process.env.XRAFT_SEED;
-  if (replay === undefined || replay === '') return (Date.now() ^ (Math.random() * 0x100000000)) >>> 0;
-  const seed = Number(replay);
-  if (!Number.isInteger(seed))
-    throw new Error(`XRAFT_SEED must be an integer, got ${JSON.stringify(replay)}`);
-  return seed >>> 0;
-}
+export { testSeed };
 
 /** entry builds one entry whose data says where it belongs ("index@term"), padded to `size` bytes when given. */
 export function entry(index: number, term: number, type: EntryType = 'normal', size?: number): Entry {

@@ -2,10 +2,10 @@
 // real worker-thread cluster through the Cluster API only. Conditions are
 // polled with deadlines (never a fixed sleep standing in for a condition);
 // waiting a fixed time is used only to check that something does NOT happen.
-import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { seededRandom } from '@xraft/core';
 import { expect } from 'vitest';
+import { testSeed } from '../../../../tools/testing/seed.js';
 import { Cluster } from '../../src/index.js';
 
 const encoder = new TextEncoder();
@@ -265,7 +265,7 @@ export async function withMit(
  * the same choices (timing on real threads still varies).
  */
 export function testRandom(name: string): { seed: number; random: () => number; int: (n: number) => number } {
-  const seed = process.env.XRAFT_SEED ? Number(process.env.XRAFT_SEED) : randomInt(2 ** 31 - 1);
+  const seed = testSeed();
   console.log(`${name}: seed ${seed} (replay the choices with XRAFT_SEED=${seed})`);
   const random = seededRandom(seed);
   return { seed, random, int: (n: number) => Math.floor(random() * n) };
