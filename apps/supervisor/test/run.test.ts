@@ -29,19 +29,20 @@ function capture(): { out: NodeJS.WriteStream; text: () => string } {
   };
 }
 
+/** startFor runs `xraft start` on a 3-node disk cluster for `durationMs`, writing to `out`. */
+function startFor(
+  dataDir: string,
+  out: NodeJS.WriteStream,
+  durationMs: number,
+  chaos = false,
+): Promise<number> {
+  return run({ nodes: 3, dataDir, storage: 'disk', chaos, chaosIntervalMs: 700, rate: 50, durationMs, out });
+}
+
 test('xraft start runs a disk cluster, reports its leader and progress, and stops cleanly; a rerun recovers', async () => {
   const dataDir = await tempDir();
   const first = capture();
-  const code = await run({
-    nodes: 3,
-    dataDir,
-    storage: 'disk',
-    chaos: false,
-    chaosIntervalMs: 1000,
-    rate: 50,
-    durationMs: 2500,
-    out: first.out,
-  });
+  const code = await startFor(dataDir, first.out, 2500);
   expect(code).toBe(0);
   const text = first.text();
   expect(text).toMatch(/n\d is leader of term \d+/);
@@ -50,16 +51,7 @@ test('xraft start runs a disk cluster, reports its leader and progress, and stop
   const term1 = Number(/is leader of term (\d+)/.exec(text)![1]);
   // The same data directory: the nodes come back with their terms and logs.
   const second = capture();
-  await run({
-    nodes: 3,
-    dataDir,
-    storage: 'disk',
-    chaos: false,
-    chaosIntervalMs: 1000,
-    rate: 50,
-    durationMs: 1500,
-    out: second.out,
-  });
+  await startFor(dataDir, second.out, 1500);
   const term2 = Number(/is leader of term (\d+)/.exec(second.text())![1]);
   expect(term2).toBeGreaterThan(term1);
 });
@@ -67,16 +59,7 @@ test('xraft start runs a disk cluster, reports its leader and progress, and stop
 test('xraft start --chaos kills workers and the supervisor restarts them', async () => {
   const dataDir = await tempDir();
   const c = capture();
-  await run({
-    nodes: 3,
-    dataDir,
-    storage: 'disk',
-    chaos: true,
-    chaosIntervalMs: 700,
-    rate: 50,
-    durationMs: 3000,
-    out: c.out,
-  });
+  await startFor(dataDir, c.out, 3000, true);
   const text = c.text();
   expect(text).toMatch(/chaos: killing n\d's worker/);
   expect(text).toMatch(/supervisor: n\d crashed/);

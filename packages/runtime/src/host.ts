@@ -5,6 +5,7 @@ import {
   type NodeId,
   type PersistedState,
   type ProposeResult,
+  type RaftConfig,
   RaftNode,
   type Random,
   type Ready,
@@ -17,11 +18,8 @@ import type { StateMachine } from './state-machine.js';
 import type { StatusCell } from './status.js';
 
 /** NodeHostOptions configures a {@link NodeHost}. */
-export interface NodeHostOptions {
-  readonly id: NodeId;
-  readonly voters: readonly NodeId[];
-  readonly electionTimeoutMs: readonly [number, number];
-  readonly heartbeatIntervalMs: number;
+export interface NodeHostOptions
+  extends Pick<RaftConfig, 'id' | 'voters' | 'electionTimeoutMs' | 'heartbeatIntervalMs'> {
   readonly storage: Storage;
   readonly stateMachine: StateMachine;
   readonly mailbox: Mailbox;
