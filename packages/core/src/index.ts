@@ -24,6 +24,7 @@ export { Raft } from './raft.js';
 export type { Random } from './random.js';
 export { seededRandom } from './random.js';
 export type { Ready } from './ready.js';
+export type { StateMachine } from './state-machine.js';
 export { isEmptyReady } from './ready.js';
 export type { Entry, EntryType, HardState, NodeId, Role } from './types.js';
 export { assertNever, EMPTY_DATA, EMPTY_HARD_STATE } from './types.js';
