@@ -10,6 +10,8 @@ export default defineConfig({
       '@xraft/sim': src('sim'),
       '@xraft/storage': src('storage'),
       '@xraft/runtime': src('runtime'),
+      '@xraft/kv': src('kv'),
+      '@xraft/check': src('check'),
     },
   },
   test: {
