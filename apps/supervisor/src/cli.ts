@@ -52,6 +52,15 @@ program
       .argParser(parsePositive),
   )
   .addOption(new Option('--duration <s>', 'stop by itself after this many seconds').argParser(parsePositive))
+  .addOption(
+    new Option('--inspect [port]', 'serve the XState inspector bridge on 127.0.0.1 (default port 8080)')
+      .preset(8080)
+      .argParser(parseInteger(0, 65535)),
+  )
+  .option(
+    '--diagrams <dir>',
+    "keep each node's statechart drawn in <dir>/<node>.svg, current state highlighted",
+  )
   .action(
     async (opts: {
       nodes: number;
@@ -61,6 +70,8 @@ program
       chaosInterval: number;
       rate: number;
       duration?: number;
+      inspect?: number;
+      diagrams?: string;
     }) => {
       try {
         process.exitCode = await run({
@@ -71,6 +82,8 @@ program
           chaosIntervalMs: opts.chaosInterval * 1000,
           rate: opts.rate,
           ...(opts.duration !== undefined ? { durationMs: opts.duration * 1000 } : {}),
+          ...(opts.inspect !== undefined ? { inspectPort: opts.inspect } : {}),
+          ...(opts.diagrams !== undefined ? { diagramsDir: opts.diagrams } : {}),
         });
       } catch (err) {
         console.error(`xraft start: ${(err as Error).message}`);

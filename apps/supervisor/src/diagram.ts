@@ -1,6 +1,8 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { instance } from '@viz-js/viz';
 import { raftMachine, statechartToDot, statechartToMermaid } from '@xraft/core';
+import type { Cluster } from '@xraft/runtime';
 import type { AnyStateNode, StateValue } from 'xstate';
 
 /** DiagramFormat is an output format of `xraft diagram`. */
@@ -65,4 +67,49 @@ export async function diagram(opts: {
     console.error(`wrote ${opts.out} (${opts.format}, ${text.length.toLocaleString('en')} bytes)`);
   }
   return 0;
+}
+
+/**
+ * NodeDiagrams keeps, for each live node of a running cluster, its statechart
+ * drawn in `<dir>/<id>.svg` and `<dir>/<id>.mmd` with the node's current state
+ * highlighted; {@link update} redraws the nodes whose state changed.
+ */
+export class NodeDiagrams {
+  private readonly drawn = new Map<string, string>();
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly cluster: Pick<Cluster, 'ids' | 'state' | 'status'>,
+    readonly dir: string,
+  ) {}
+
+  /** update redraws every live node whose state value changed since it was last drawn; one update at a time. */
+  update(): Promise<void> {
+    this.running ??= this.redraw().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async redraw(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    for (const id of this.cluster.ids) {
+      if (!this.cluster.state(id).alive) continue;
+      let value: StateValue;
+      try {
+        value = (await this.cluster.status(id)).stateValue as StateValue;
+      } catch {
+        continue; // it died or paused meanwhile: drawn next time
+      }
+      const key = JSON.stringify(value);
+      if (this.drawn.get(id) === key) continue;
+      const [svg, mermaid] = await Promise.all([
+        renderStatechart('svg', value),
+        renderStatechart('mermaid', value),
+      ]);
+      await writeFile(join(this.dir, `${id}.svg`), svg);
+      await writeFile(join(this.dir, `${id}.mmd`), mermaid);
+      this.drawn.set(id, key);
+    }
+  }
 }

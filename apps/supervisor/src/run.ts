@@ -1,10 +1,11 @@
 import { constants } from 'node:fs';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Cluster, type SupervisorEvent } from '@xraft/runtime';
+import { Cluster, PortInUseError, type SupervisorEvent } from '@xraft/runtime';
 import Table from 'cli-table3';
 import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
+import { NodeDiagrams } from './diagram.js';
 
 /** RunOptions are the flags of `xraft start`. */
 export interface RunOptions {
@@ -18,6 +19,10 @@ export interface RunOptions {
   readonly rate: number;
   /** Stop by itself after this long (default: run until Ctrl-C). */
   readonly durationMs?: number;
+  /** Serve the statechart inspector on this port (127.0.0.1). */
+  readonly inspectPort?: number;
+  /** Keep `<dir>/<id>.svg` and `.mmd` drawn with each node's current state. */
+  readonly diagramsDir?: string;
   /** Where to draw: a TTY gets a live table, anything else plain lines. */
   readonly out?: NodeJS.WriteStream;
 }
@@ -73,11 +78,22 @@ export async function run(opts: RunOptions): Promise<number> {
     nodes: opts.nodes,
     storage: opts.storage,
     ...(dataDir ? { dataDir } : {}),
+    ...(opts.inspectPort !== undefined ? { inspect: { port: opts.inspectPort } } : {}),
     // Crashes arrive as supervisor events below; only worse news goes to the log.
     log: (e) => {
       if (e.level === 'error') log(pc.red(`${e.node ?? 'cluster'}: ${firstLine(e.message)}`));
     },
+  }).catch((err: unknown) => {
+    if (err instanceof PortInUseError) {
+      throw new Error(`${err.message}: pick a free one with --inspect <port>`);
+    }
+    throw err;
   });
+  if (c.inspector !== null) {
+    log(pc.bold(`statechart inspector: open ${c.inspector.url} (raw events: ${c.inspector.wsUrl})`));
+  }
+  const diagrams = opts.diagramsDir === undefined ? null : new NodeDiagrams(c, resolve(opts.diagramsDir));
+  if (diagrams !== null) log(`drawing each node's statechart in ${diagrams.dir}/<node>.svg`);
   log(
     pc.bold(
       `${opts.nodes} nodes on worker threads, ${opts.storage} storage${dataDir ? ` in ${dataDir}` : ''}${opts.chaos ? ', chaos on' : ''}`,
@@ -193,6 +209,9 @@ export async function run(opts: RunOptions): Promise<number> {
     setInterval(draw, RENDER_MS),
     setInterval(() => void write(), Math.max(1, Math.round(1000 / opts.rate))),
     ...(opts.chaos ? [setInterval(() => void chaos(), opts.chaosIntervalMs)] : []),
+    ...(diagrams
+      ? [setInterval(() => void diagrams.update().catch((e: Error) => log(pc.red(e.message))), 500)]
+      : []),
   ];
   let onSigint = () => {};
   const done = new Promise<void>((resolveDone) => {
@@ -208,6 +227,7 @@ export async function run(opts: RunOptions): Promise<number> {
   if (!tty) out.write(`${table(c, restarts, false)}\n`);
   log('stopping: every worker shuts down');
   stopApply();
+  await diagrams?.update().catch(() => {});
   await c.stop();
   out.write(
     `stopped cleanly${dataDir ? `; run again with --data-dir ${dataDir} to recover this state` : ''}\n`,

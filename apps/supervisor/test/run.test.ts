@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -82,4 +83,56 @@ test('bad flags exit with 2 and a clear message', async () => {
   );
   expect((err as { code: number }).code).toBe(2);
   expect((err as { stderr: string }).stderr).toMatch(/expected an integer from 1 to 9, got "12"/);
+});
+
+test('xraft start --inspect serves the statechart inspector; --diagrams draws each node in its current state', async () => {
+  const dataDir = await tempDir();
+  const diagrams = join(await tempDir(), 'diagrams');
+  const c = capture();
+  const code = await run({
+    nodes: 3,
+    dataDir,
+    storage: 'memory',
+    chaos: false,
+    chaosIntervalMs: 1000,
+    rate: 20,
+    durationMs: 2000,
+    inspectPort: 0,
+    diagramsDir: diagrams,
+    out: c.out,
+  });
+  expect(code).toBe(0);
+  const text = c.text();
+  expect(text).toMatch(/statechart inspector: open http:\/\/127\.0\.0\.1:\d+\//);
+  // The diagrams are drawn last at stop: compare with the last leader reported.
+  const leader = [...text.matchAll(/(n\d) is leader of term/g)].at(-1)![1]!;
+  for (const id of ['n1', 'n2', 'n3']) {
+    const mermaid = await readFile(join(diagrams, `${id}.mmd`), 'utf8');
+    const highlighted = /class (\S+) active/.exec(mermaid)?.[1] ?? '';
+    expect(highlighted.split(',')[0]).toBe(id === leader ? 'leader' : 'follower');
+    expect(await readFile(join(diagrams, `${id}.svg`), 'utf8')).toMatch(/^<\?xml|<svg/);
+  }
+});
+
+test('xraft start --inspect on a port in use exits with 2 and says what to do', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    const exec = promisify(execFile);
+    const err = await exec(process.execPath, [
+      cli,
+      'start',
+      '--storage',
+      'memory',
+      '--inspect',
+      String(port),
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(2);
+    expect((err as { stderr: string }).stderr).toMatch(
+      new RegExp(`port ${port} on 127.0.0.1 is in use.*--inspect <port>`),
+    );
+  } finally {
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  }
 });

@@ -3,9 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type ResourceLimits } from 'node:worker_threads';
-import { assertNever, type NodeId, type ProposeResult, type Role, resolveConfig } from '@xraft/core';
+import {
+  assertNever,
+  type NodeId,
+  type ProposeResult,
+  type Role,
+  raftMachine,
+  resolveConfig,
+} from '@xraft/core';
 import { MemoryStorage } from '@xraft/storage';
 import { ControlTimeoutError, type KillMode, type NodeReport, WorkerExitedError } from './control.js';
+import { forwardInspection, type InspectionRecord, type InspectorLike } from './inspection.js';
+import {
+  type InspectorServer,
+  type InspectorServerOptions,
+  startInspectorServer,
+} from './inspector-server.js';
 import { checkLinkSettings, type LinkSettings } from './link.js';
 import type { LogLevel, StorageSpec, WorkerToMain } from './protocol.js';
 import { serveStorage } from './remote-storage.js';
@@ -47,6 +60,13 @@ export interface ClusterOptions {
   readonly stateMachine?: string | URL;
   /** Receives log lines of the cluster and its workers; default: warnings and errors to stderr. */
   readonly log?: (entry: LogEntry) => void;
+  /**
+   * Inspect every node's statechart (inspection.ts); off by default, and free when off.
+   * `true` or server options: serve the Stately inspector bridge on 127.0.0.1
+   * (port 8080 by default; see {@link Cluster.inspector}). An `@statelyai/inspect`
+   * inspector (anything with `actor`, `event` and `snapshot`): forward to it.
+   */
+  readonly inspect?: boolean | InspectorServerOptions | InspectorLike;
 }
 
 /** LogEntry is one log line of the cluster (`node` null) or of a node worker. */
@@ -123,6 +143,7 @@ interface Resolved {
   readonly controlTimeoutMs: number;
   readonly stateMachine: string | undefined;
   readonly log: (entry: LogEntry) => void;
+  readonly inspect: false | InspectorServerOptions | InspectorLike;
 }
 
 /**
@@ -155,6 +176,9 @@ export class Cluster {
   private readonly applyListeners = new Set<ApplyListener>();
   private readonly supervisorListeners = new Set<(e: SupervisorEvent) => void>();
   private readonly logListeners = new Set<(e: LogEntry) => void>();
+  private readonly inspectListeners = new Set<(records: readonly InspectionRecord[]) => void>();
+  private inspectorServer: InspectorServer | null = null;
+  private inspectTarget: InspectorLike | null = null;
   private stopped: Promise<void> | null = null;
 
   private constructor(
@@ -186,12 +210,23 @@ export class Cluster {
     const o = resolveOptions(options);
     const c = new Cluster(o, url);
     try {
+      await c.startInspection();
       await c.supervisor.start();
     } catch (err) {
       await c.stop();
       throw err;
     }
     return c;
+  }
+
+  /**
+   * inspector is where the local inspector server serves (`url`: the page for
+   * a browser; `wsUrl`: the JSON event stream); null unless started with
+   * `inspect: true` or server options.
+   */
+  get inspector(): { readonly url: string; readonly wsUrl: string } | null {
+    const s = this.inspectorServer;
+    return s === null ? null : { url: s.url, wsUrl: s.wsUrl };
   }
 
   /** state is `id`'s latest published status; `alive: false` (and zeros) while its worker is not running. */
@@ -288,14 +323,27 @@ export class Cluster {
   /** on subscribes to supervisor events (`crashed`, `restarted`, `gave-up`) or log lines; returns the unsubscribe function. */
   on(event: 'supervisor', listener: (e: SupervisorEvent) => void): () => void;
   on(event: 'log', listener: (e: LogEntry) => void): () => void;
+  /** Batches of statechart inspection records, as nodes post them (only with the `inspect` option). */
+  on(event: 'inspect', listener: (records: readonly InspectionRecord[]) => void): () => void;
   on(
-    event: 'supervisor' | 'log',
-    listener: ((e: SupervisorEvent) => void) | ((e: LogEntry) => void),
+    event: 'supervisor' | 'log' | 'inspect',
+    listener:
+      | ((e: SupervisorEvent) => void)
+      | ((e: LogEntry) => void)
+      | ((records: readonly InspectionRecord[]) => void),
   ): () => void {
     let set: Set<unknown>;
     if (event === 'supervisor') set = this.supervisorListeners;
     else if (event === 'log') set = this.logListeners;
-    else throw new RangeError(`on(${JSON.stringify(event)}): unknown event; use 'supervisor' or 'log'`);
+    else if (event === 'inspect') {
+      if (this.o.inspect === false) {
+        throw new RangeError("on('inspect'): the cluster was started without the inspect option");
+      }
+      set = this.inspectListeners;
+    } else
+      throw new RangeError(
+        `on(${JSON.stringify(event)}): unknown event; use 'supervisor', 'log' or 'inspect'`,
+      );
     set.add(listener);
     return () => {
       set.delete(listener);
@@ -469,11 +517,29 @@ export class Cluster {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       await this.supervisor.stop();
+      await this.inspectorServer?.close();
       for (const m of this.memory.values()) await m.close();
       if (this.o.ownDataDir && this.o.dataDir !== null)
         rmSync(this.o.dataDir, { recursive: true, force: true });
     })();
     return this.stopped;
+  }
+
+  /** startInspection starts the local inspector server or takes the given inspector (option `inspect`). */
+  private async startInspection(): Promise<void> {
+    const inspect = this.o.inspect;
+    if (inspect === false) return;
+    if (isInspectorLike(inspect)) {
+      this.inspectTarget = inspect;
+      return;
+    }
+    this.inspectorServer = await startInspectorServer(inspect);
+    this.inspectTarget = this.inspectorServer.inspector;
+    this.emitLog({
+      node: null,
+      level: 'info',
+      message: `inspector: open ${this.inspectorServer.url} (events at ${this.inspectorServer.wsUrl})`,
+    });
   }
 
   private control(id: NodeId) {
@@ -564,6 +630,7 @@ export class Cluster {
         storage,
         links: this.links(id),
         ...(o.stateMachine !== undefined ? { stateMachine: o.stateMachine } : {}),
+        inspect: o.inspect !== false,
       },
       transfer,
       ...(release ? { release } : {}),
@@ -579,6 +646,10 @@ export class Cluster {
         break;
       case 'log':
         this.emitLog({ node: id, level: m.level, message: m.message });
+        break;
+      case 'inspect':
+        if (this.inspectTarget !== null) forwardInspection(this.inspectTarget, raftMachine, m.records);
+        for (const l of this.inspectListeners) l(m.records);
         break;
       case 'ready':
         this.emitLog({
@@ -636,6 +707,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'controlTimeoutMs',
   'stateMachine',
   'log',
+  'inspect',
 ]);
 
 /** resolveOptions validates {@link ClusterOptions} and fills in defaults, with errors that say what to pass. */
@@ -693,6 +765,10 @@ function resolveOptions(options: ClusterOptions): Resolved {
       fail(`stateMachine must be a module URL (e.g. pathToFileURL(path).href), got ${String(sm)}`);
     }
   }
+  const inspect = options.inspect ?? false;
+  if (!(typeof inspect === 'boolean' || (typeof inspect === 'object' && inspect !== null))) {
+    fail('inspect must be a boolean, inspector server options ({ port, host }) or an inspector');
+  }
   let dataDir: string | null = null;
   let ownDataDir = false;
   if (storage === 'disk') {
@@ -715,6 +791,7 @@ function resolveOptions(options: ClusterOptions): Resolved {
     controlTimeoutMs,
     stateMachine,
     log: options.log ?? defaultLog,
+    inspect: inspect === true ? {} : inspect,
   };
 }
 
@@ -732,6 +809,11 @@ function workerUrl(): URL {
     );
   }
   return url;
+}
+
+function isInspectorLike(x: object): x is InspectorLike {
+  const i = x as Partial<InspectorLike>;
+  return typeof i.actor === 'function' && typeof i.event === 'function' && typeof i.snapshot === 'function';
 }
 
 function defaultLog(entry: LogEntry): void {

@@ -15,6 +15,8 @@ export type KillMode = 'throw' | 'rejection' | 'exit' | 'oom' | 'terminate';
 
 /** NodeReport is a node worker's full status, fetched over the control plane. */
 export interface NodeReport extends NodeStatus {
+  /** The statechart's current state value, e.g. `{ follower: 'leaderRecent' }` (for diagrams). */
+  readonly stateValue: unknown;
   readonly incarnation: number;
   /** Seed of the worker's random source, from `crypto`. */
   readonly seed: number;

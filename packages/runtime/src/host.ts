@@ -11,6 +11,7 @@ import {
   type Ready,
 } from '@xraft/core';
 import type { Storage } from '@xraft/storage';
+import type { InspectionEvent } from 'xstate';
 import type { NodeReport } from './control.js';
 import type { Mailbox } from './mailbox.js';
 import type { AppliedCommand } from './protocol.js';
@@ -31,6 +32,8 @@ export interface NodeHostOptions
   readonly status: StatusCell;
   /** Receives the command entries applied in one turn, in log order. */
   readonly onApplied: (commands: AppliedCommand[]) => void;
+  /** XState inspection observer of the node's statechart (inspection.ts); none by default. */
+  readonly inspect?: (event: InspectionEvent) => void;
   /** Called when the node cannot go on (a failed write, an impossible state): it must end the worker. */
   readonly onFatal: (error: unknown) => void;
 }
@@ -111,6 +114,7 @@ export class NodeHost {
       random: o.random,
       persisted: { ...persisted, applied: snapshotIndex },
       onReady: () => this.scheduleTurn(),
+      ...(o.inspect ? { inspect: o.inspect } : {}),
     });
     this.node = node;
     this.guard(() => node.start());
@@ -156,6 +160,7 @@ export class NodeHost {
     if (node === null) throw new Error(`${this.options.id} has not started`);
     return {
       ...node.status(),
+      stateValue: node.stateValue(),
       incarnation: this.options.incarnation,
       seed: this.options.seed,
       applied: this.applied,

@@ -19,6 +19,20 @@ export {
   WorkerExitedError,
 } from './control.js';
 export { NodeHost, type NodeHostOptions } from './host.js';
+export {
+  forwardInspection,
+  type InspectedEvent,
+  Inspection,
+  type InspectionRecord,
+  type InspectorLike,
+  summarize,
+} from './inspection.js';
+export {
+  type InspectorServer,
+  type InspectorServerOptions,
+  PortInUseError,
+  startInspectorServer,
+} from './inspector-server.js';
 export { checkLinkSettings, Link, type LinkCounters, type LinkSettings, RELIABLE_LINK } from './link.js';
 export { type Deliver, Mailbox, type MailboxOptions } from './mailbox.js';
 export type {

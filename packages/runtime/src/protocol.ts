@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { NodeId } from '@xraft/core';
+import type { InspectionRecord } from './inspection.js';
 import type { LinkSettings } from './link.js';
 
 /** StorageSpec says where a node worker keeps its Raft state. */
@@ -39,6 +40,8 @@ export interface WorkerBoot {
   readonly pause: SharedArrayBuffer;
   /** URL of a state machine module (state-machine.ts); the LogRecorder when absent. */
   readonly stateMachine?: string;
+  /** Post the statechart's inspection events to the main thread (inspection.ts). */
+  readonly inspect: boolean;
   readonly bootFault?: BootFault;
 }
 
@@ -69,4 +72,6 @@ export type WorkerToMain =
     }
   /** Command entries applied in one turn, in log order (no-ops are not reported). */
   | { readonly kind: 'applied'; readonly commands: readonly AppliedCommand[] }
-  | { readonly kind: 'log'; readonly level: LogLevel; readonly message: string };
+  | { readonly kind: 'log'; readonly level: LogLevel; readonly message: string }
+  /** Inspection events of the node's statechart, batched (only when booted with `inspect`). */
+  | { readonly kind: 'inspect'; readonly records: readonly InspectionRecord[] };

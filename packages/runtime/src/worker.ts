@@ -12,6 +12,7 @@ import { assertNever, type NodeId, seededRandom } from '@xraft/core';
 import { DiskStorage, type Storage } from '@xraft/storage';
 import { type ControlApi, exposeControl } from './control.js';
 import { NodeHost } from './host.js';
+import { Inspection } from './inspection.js';
 import { Mailbox } from './mailbox.js';
 import type { LogLevel, MainToWorker, StorageSpec, WorkerBoot, WorkerToMain } from './protocol.js';
 import { RemoteStorage } from './remote-storage.js';
@@ -142,6 +143,12 @@ host = new NodeHost({
   incarnation: boot.incarnation,
   status: new StatusCell(boot.status),
   onApplied: (commands) => post({ kind: 'applied', commands }),
+  ...(boot.inspect
+    ? {
+        inspect: new Inspection(id, boot.incarnation, (records) => post({ kind: 'inspect', records }))
+          .observe,
+      }
+    : {}),
   onFatal: (error) => {
     log('error', `${id}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     die(error);
