@@ -20,6 +20,14 @@ export interface RaftConfig {
   readonly maxInflightBytes: number;
   /** Soft limit on the entry bytes of one AppendEntries (always at least one entry). */
   readonly maxMessageBytes: number;
+  /**
+   * The bound on clock drift between servers over one election timeout, which
+   * lease reads (thesis §6.4.1) rely on: a leader serves them without a
+   * heartbeat round for the minimum election timeout minus this, after a
+   * majority answered a round. null (the default) turns lease reads into
+   * ReadIndex reads. Needs `checkQuorum`.
+   */
+  readonly maxClockDriftMs: number | null;
 }
 
 /** RaftOptions is {@link RaftConfig} with every field but `id` and `voters` optional. */
@@ -34,6 +42,7 @@ export const DEFAULT_CONFIG: Omit<RaftConfig, 'id' | 'voters'> = Object.freeze({
   maxInflightMessages: 256,
   maxInflightBytes: 32 * 1024 * 1024,
   maxMessageBytes: 1024 * 1024,
+  maxClockDriftMs: null,
 });
 
 /** resolveConfig fills in defaults and rejects inconsistent settings with a message saying what to fix. */
@@ -54,6 +63,13 @@ export function resolveConfig(options: RaftOptions): RaftConfig {
     fail(
       `heartbeatIntervalMs (${config.heartbeatIntervalMs}) must be > 0 and below the minimum election timeout (${min})`,
     );
+  }
+  const drift = config.maxClockDriftMs;
+  if (drift !== null) {
+    if (!(Number.isFinite(drift) && drift >= 0 && drift < min)) {
+      fail(`maxClockDriftMs (${drift}) must be >= 0 and below the minimum election timeout (${min})`);
+    }
+    if (!config.checkQuorum) fail('maxClockDriftMs (lease reads) needs checkQuorum');
   }
   for (const k of ['maxInflightMessages', 'maxInflightBytes', 'maxMessageBytes'] as const) {
     if (!(Number.isInteger(config[k]) && config[k] > 0)) fail(`${k} must be a positive integer`);

@@ -9,6 +9,7 @@ export type {
   RaftContext,
   RaftEvent,
   RaftMachine,
+  ReadIndexEvent,
   TransferLeadershipEvent,
 } from './machine.js';
 export { raftMachine } from './machine.js';
@@ -23,8 +24,9 @@ export type { PersistedState, ProposeResult } from './raft.js';
 export { Raft } from './raft.js';
 export type { Random } from './random.js';
 export { seededRandom } from './random.js';
+export { type ReadMode, ReadOnly, type ReadState } from './read-index.js';
 export type { Ready } from './ready.js';
-export type { StateMachine } from './state-machine.js';
 export { isEmptyReady } from './ready.js';
+export type { StateMachine } from './state-machine.js';
 export type { Entry, EntryType, HardState, NodeId, Role } from './types.js';
 export { assertNever, EMPTY_DATA, EMPTY_HARD_STATE } from './types.js';

@@ -2,6 +2,7 @@ import type { AppendEntriesResponse, HeartbeatResponse } from './messages.js';
 import { Progress } from './progress.js';
 import { committedIndex, majority } from './quorum.js';
 import type { Raft } from './raft.js';
+import type { ReadMode } from './read-index.js';
 import { EMPTY_DATA, type Entry, type NodeId } from './types.js';
 
 /**
@@ -26,6 +27,7 @@ export function becomeLeader(r: Raft): void {
 
 /** leaveLeadership drops leader-only state when the server stops leading. */
 export function leaveLeadership(r: Raft): void {
+  r.readOnly.abortAll(r.readStates);
   r.progress.clear();
   r.transferee = null;
   if (r.leaderId === r.id) r.leaderId = null;
@@ -108,7 +110,8 @@ export function broadcastAppend(r: Raft, sendIfEmpty = true): void {
  * heartbeat carries min(matchIndex, commitIndex), the most the follower can
  * safely commit without a consistency check.
  */
-export function broadcastHeartbeat(r: Raft): void {
+export function broadcastHeartbeat(r: Raft): number {
+  const readRound = r.readOnly.newRound(r.id, r.now());
   for (const [to, pr] of r.progress) {
     r.sendEarly({
       type: 'Heartbeat',
@@ -116,8 +119,35 @@ export function broadcastHeartbeat(r: Raft): void {
       to,
       term: r.term,
       commit: Math.min(pr.matchIndex, r.log.committed),
+      readRound,
     });
   }
+  // Alone, this server is its own majority: the round is confirmed as it starts.
+  if (r.peers.length === 0) r.readOnly.confirm(readRound, r.leaseMs, r.readStates);
+  return readRound;
+}
+
+/**
+ * readIndex serves a read request (thesis §6.4): note the commit index, then
+ * confirm leadership with a heartbeat round; the read is answered in a
+ * ReadState once a majority answers, and the host serves it once it has
+ * applied up to that index. Until the leader's no-op commits, the commit index
+ * may be behind earlier leaders' commits, so requests wait for it. A `lease`
+ * read within the lease (§6.4.1) skips the round.
+ */
+export function readIndex(r: Raft, ctx: number, mode: ReadMode): void {
+  const log = r.log;
+  if (log.term(log.committed) !== r.term) {
+    r.readOnly.wait(ctx, mode);
+    return;
+  }
+  if (mode === 'lease' && r.leaseMs > 0 && r.now() < r.readOnly.leaseUntil) {
+    r.readStates.push({ ctx, ok: true, index: log.committed });
+    return;
+  }
+  // Queued for the round about to start (rounds are numbered in order), which then confirms it.
+  r.readOnly.add(ctx, log.committed, r.readOnly.round + 1);
+  broadcastHeartbeat(r);
 }
 
 /**
@@ -131,7 +161,10 @@ export function maybeCommit(r: Raft): boolean {
   for (const pr of r.progress.values()) matches.push(pr.matchIndex);
   const index = committedIndex(matches);
   if (index <= r.log.committed || r.log.term(index) !== r.term) return false;
-  return r.log.commitTo(index);
+  r.log.commitTo(index);
+  // The term's first commit fixes the index that reads waiting for it may use.
+  for (const w of r.readOnly.takeWaiting()) readIndex(r, w.ctx, w.mode);
+  return true;
 }
 
 /** handlePersisted counts the leader's own durable entries, which may commit some. */
@@ -168,6 +201,7 @@ export function handleHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
   if (pr === undefined) return;
   pr.recentActive = true;
   pr.probeSent = false;
+  r.readOnly.ack(m.from, m.readRound, r.voters.length, r.leaseMs, r.readStates);
   // A lost message would stall a full pipeline forever; let one more through.
   if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
   if (pr.matchIndex < r.log.lastIndex()) sendAppend(r, m.from);

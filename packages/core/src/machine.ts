@@ -21,6 +21,7 @@ import {
   leaveLeadership,
   propose,
   quorumActive,
+  readIndex,
   rejectProposal,
   resetRecentActive,
   startTransfer,
@@ -36,6 +37,7 @@ import type {
   RequestVote,
 } from './messages.js';
 import type { Raft } from './raft.js';
+import type { ReadMode } from './read-index.js';
 import { answerStale, handleAppendEntries, handleHeartbeat } from './replication.js';
 import type { HardState, NodeId } from './types.js';
 
@@ -62,8 +64,15 @@ export interface TransferLeadershipEvent {
   readonly to: NodeId;
 }
 
+/** ReadIndex asks the leader to confirm a read (thesis §6.4); `ctx` names it in the ReadState answer. */
+export interface ReadIndexEvent {
+  readonly type: 'ReadIndex';
+  readonly ctx: number;
+  readonly mode: ReadMode;
+}
+
 /** RaftEvent is every event the role statechart takes: one per RPC or per batch, never per entry. */
-export type RaftEvent = Message | ProposeEvent | PersistedEvent | TransferLeadershipEvent;
+export type RaftEvent = Message | ProposeEvent | PersistedEvent | TransferLeadershipEvent | ReadIndexEvent;
 
 /** RaftContext is the statechart's context: the server's protocol state, mutated by the role modules. */
 export interface RaftContext {
@@ -157,6 +166,14 @@ export const raftMachine = setup({
       handleHeartbeatResponse(context.raft, msg<HeartbeatResponse>(event)),
     propose: ({ context, event }) => propose(context.raft, (event as ProposeEvent).commands),
     rejectProposal: ({ context }) => rejectProposal(context.raft),
+    readIndex: ({ context, event }) => {
+      const e = event as ReadIndexEvent;
+      readIndex(context.raft, e.ctx, e.mode);
+    },
+    /** Only the leader serves reads; the host redirects the client (§6.4). */
+    rejectRead: ({ context, event }) => {
+      context.raft.readStates.push({ ctx: (event as ReadIndexEvent).ctx, ok: false, index: 0 });
+    },
     markStable: ({ context, event }) => {
       const e = event as PersistedEvent;
       if (e.hardState !== null) context.raft.durable = e.hardState;
@@ -206,6 +223,7 @@ export const raftMachine = setup({
     AppendEntriesResponse: [{ guard: 'isHigherTerm', target: '.follower', actions: 'stepDown' }],
     HeartbeatResponse: [{ guard: 'isHigherTerm', target: '.follower', actions: 'stepDown' }],
     Propose: { actions: 'rejectProposal' },
+    ReadIndex: { actions: 'rejectRead' },
     Persisted: { actions: 'markStable' },
   },
   states: {
@@ -273,6 +291,7 @@ export const raftMachine = setup({
         AppendEntriesResponse: { guard: 'isSameTerm', actions: 'handleAppendEntriesResponse' },
         HeartbeatResponse: { guard: 'isSameTerm', actions: 'handleHeartbeatResponse' },
         Propose: [{ guard: 'isTransferring', actions: 'rejectProposal' }, { actions: 'propose' }],
+        ReadIndex: { actions: 'readIndex' },
         Persisted: { actions: ['markStable', 'commitOwnWrite'] },
       },
       states: {

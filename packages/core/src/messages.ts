@@ -73,11 +73,15 @@ export interface AppendEntriesResponse extends MessageBase {
 export interface Heartbeat extends MessageBase {
   readonly type: 'Heartbeat';
   readonly commit: number;
+  /** The latest ReadIndex round this heartbeat confirms leadership for (thesis §6.4); 0 when none. */
+  readonly readRound: number;
 }
 
 /** HeartbeatResponse answers a Heartbeat; it proves the follower is alive (CheckQuorum, §6.2). */
 export interface HeartbeatResponse extends MessageBase {
   readonly type: 'HeartbeatResponse';
+  /** The `readRound` of the heartbeat answered. */
+  readonly readRound: number;
 }
 
 /** TimeoutNow tells a caught-up follower to start an election at once (leadership transfer, §3.10). */

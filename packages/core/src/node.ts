@@ -11,6 +11,7 @@ import { type RaftEvent, raftMachine } from './machine.js';
 import type { Message } from './messages.js';
 import { type PersistedState, type ProposeResult, Raft } from './raft.js';
 import type { Random } from './random.js';
+import type { ReadMode } from './read-index.js';
 import type { Ready } from './ready.js';
 import type { HardState, NodeId, Role } from './types.js';
 
@@ -27,6 +28,8 @@ export interface RaftNodeOptions extends RaftOptions {
   readonly persisted?: PersistedState;
   /** Called when a timer fired and left work for the host (a Ready); never inside the host's own calls. */
   readonly onReady?: () => void;
+  /** The host's clock in ms (monotonic), for lease reads (§6.4.1) only; virtual time in the simulator. */
+  readonly now?: () => number;
   /** XState inspection observer; off by default, and free when off. */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -67,7 +70,7 @@ export class RaftNode {
 
   constructor(options: RaftNodeOptions) {
     const config = resolveConfig(options);
-    this.raft = new Raft(config, options.random, options.persisted);
+    this.raft = new Raft(config, options.random, options.persisted, options.now);
     const onReady = options.onReady;
     this.actor = createActor(raftMachine, {
       input: { raft: this.raft },
@@ -130,6 +133,15 @@ export class RaftNode {
     this.send({ type: 'TransferLeadership', to });
   }
 
+  /**
+   * readIndex asks the leader to confirm a read (thesis §6.4): its answer
+   * comes in a later Ready's `readStates` under `ctx`. One request may stand
+   * for every read the host gathered in a turn. A follower answers `ok: false`.
+   */
+  readIndex(ctx: number, mode: ReadMode = 'safe'): void {
+    this.send({ type: 'ReadIndex', ctx, mode });
+  }
+
   /** hasReady tells whether the host has work: something to persist, send or apply. */
   hasReady(): boolean {
     const r = this.raft;
@@ -138,6 +150,7 @@ export class RaftNode {
       r.earlyMessages.length > 0 ||
       r.log.hasUnpersisted() ||
       r.log.hasCommitted() ||
+      r.readStates.length > 0 ||
       r.hardStateChanged()
     );
   }
@@ -151,9 +164,11 @@ export class RaftNode {
       earlyMessages: r.earlyMessages,
       messages: r.messages,
       committed: r.log.takeCommitted(),
+      readStates: r.readStates,
     };
     r.earlyMessages = [];
     r.messages = [];
+    r.readStates = [];
     return rd;
   }
 

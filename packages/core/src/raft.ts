@@ -3,6 +3,7 @@ import { RaftLog } from './log.js';
 import type { Message } from './messages.js';
 import type { Progress } from './progress.js';
 import type { Random } from './random.js';
+import { ReadOnly, type ReadState } from './read-index.js';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type NodeId, type Role } from './types.js';
 
 /** PersistedState is what a server finds in its storage when it (re)starts. */
@@ -56,6 +57,12 @@ export class Raft {
   transferee: NodeId | null = null;
   /** Set by TimeoutNow: the next election is a transfer, which voters honour despite their lease. */
   campaignIsTransfer = false;
+  /** Leader only: ReadIndex requests and the lease (thesis §6.4). */
+  readonly readOnly = new ReadOnly();
+  /** Answers to ReadIndex requests, handed out in the next Ready. */
+  readStates: ReadState[] = [];
+  /** The host's clock (ms), for lease reads only. */
+  readonly now: () => number;
   /** The outcome of the last Propose event, read back by the node facade. */
   lastProposal: ProposeResult | null = null;
 
@@ -72,7 +79,9 @@ export class Raft {
     readonly config: RaftConfig,
     readonly random: Random,
     persisted: PersistedState = { hardState: EMPTY_HARD_STATE, entries: [] },
+    now: () => number = () => 0,
   ) {
+    this.now = now;
     this.id = config.id;
     this.peers = config.voters.filter((v) => v !== config.id);
     this.term = persisted.hardState.term;
@@ -85,6 +94,12 @@ export class Raft {
     );
     this.handedOut = { term: this.term, vote: this.vote, commit: this.log.committed };
     this.durable = this.handedOut;
+  }
+
+  /** leaseMs is how long a confirmed heartbeat round lets a leader serve lease reads (§6.4.1); 0: never. */
+  get leaseMs(): number {
+    const drift = this.config.maxClockDriftMs;
+    return drift === null ? 0 : this.config.electionTimeoutMs[0] - drift;
   }
 
   /** votedForSelfDurably tells whether this server's vote for itself in the current term is on disk. */

@@ -1,4 +1,5 @@
 import type { Message } from './messages.js';
+import type { ReadState } from './read-index.js';
 import type { Entry, HardState } from './types.js';
 
 /**
@@ -14,6 +15,9 @@ import type { Entry, HardState } from './types.js';
  *    durable state (§5.2, §5.3 "before responding to RPCs");
  * 4. apply `committed` to the state machine, in order: they are committed;
  * 5. call {@link RaftNode.advance} with this Ready once step 2 is done.
+ *
+ * `readStates` answer ReadIndex requests (thesis §6.4) and need no durability:
+ * serve each `ok` one once the state machine has applied its index.
  */
 export interface Ready {
   /** The hard state to persist, if it changed since the previous Ready. */
@@ -26,6 +30,8 @@ export interface Ready {
   readonly messages: readonly Message[];
   /** Committed entries to apply to the state machine, in log order. */
   readonly committed: readonly Entry[];
+  /** Answers to ReadIndex requests. */
+  readonly readStates: readonly ReadState[];
 }
 
 /** isEmptyReady tells whether a Ready asks nothing of the host. */
@@ -35,6 +41,7 @@ export function isEmptyReady(rd: Ready): boolean {
     rd.entries.length === 0 &&
     rd.earlyMessages.length === 0 &&
     rd.messages.length === 0 &&
-    rd.committed.length === 0
+    rd.committed.length === 0 &&
+    rd.readStates.length === 0
   );
 }

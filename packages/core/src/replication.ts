@@ -38,7 +38,7 @@ export function handleAppendEntries(r: Raft, m: AppendEntries): void {
 /** handleHeartbeat adopts the leader's commit index (bounded by our match) and answers (§5.2). */
 export function handleHeartbeat(r: Raft, m: Heartbeat): void {
   r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
-  r.send({ type: 'HeartbeatResponse', from: r.id, to: m.from, term: r.term });
+  r.send({ type: 'HeartbeatResponse', from: r.id, to: m.from, term: r.term, readRound: m.readRound });
 }
 
 /**
@@ -53,7 +53,7 @@ export function answerStale(r: Raft, m: Message): void {
       r.send(appendResponse(r, m.from, false, m.prevLogIndex));
       return;
     case 'Heartbeat':
-      r.send({ type: 'HeartbeatResponse', from: r.id, to: m.from, term: r.term });
+      r.send({ type: 'HeartbeatResponse', from: r.id, to: m.from, term: r.term, readRound: 0 });
       return;
     case 'PreVote':
       r.send({ type: 'PreVoteResponse', from: r.id, to: m.from, term: r.term, granted: false });

@@ -98,7 +98,7 @@ describe('§10.2.2 flow control: batching and pipelining', () => {
       [1, 1],
       [2, 1],
     ]); // then full, and suppose both messages were lost
-    node.step(msg('HeartbeatResponse', { from: 'n2', to: 'n1', term: 1 }));
+    node.step(msg('HeartbeatResponse', { from: 'n2', to: 'n1', term: 1, readRound: 0 }));
     expect(appendsTo(node, 'n2')).toEqual([[3, 2]]);
     // Without it, nothing more would go: the pipeline is full again.
     node.propose([bytes(1)]);

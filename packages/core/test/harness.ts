@@ -10,6 +10,7 @@ import {
   type PersistedState,
   RaftNode,
   type RaftOptions,
+  type ReadState,
   type Ready,
   seededRandom,
 } from '../src/index.js';
@@ -149,6 +150,7 @@ export function solo(options: SoloOptions = {}): Solo {
     voters: ['n1', 'n2', 'n3'],
     ...raft,
     clock,
+    now: () => clock.now,
     random: seededRandom(seed),
     ...(persisted ? { persisted } : {}),
   });
@@ -167,6 +169,7 @@ export function collect(node: RaftNode, persist = true): Ready {
   let hardState: HardState | null = null;
   const out = { entries: [] as Entry[], earlyMessages: [] as Message[], messages: [] as Message[] };
   const committed: Entry[] = [];
+  const readStates: ReadState[] = [];
   while (node.hasReady()) {
     const rd = node.ready();
     hardState = rd.hardState ?? hardState;
@@ -174,10 +177,11 @@ export function collect(node: RaftNode, persist = true): Ready {
     out.earlyMessages.push(...rd.earlyMessages);
     out.messages.push(...rd.messages);
     committed.push(...rd.committed);
+    readStates.push(...rd.readStates);
     if (!persist) break;
     node.advance(rd);
   }
-  return { hardState, ...out, committed };
+  return { hardState, ...out, committed, readStates };
 }
 
 /** sent is every message of a Ready, early ones first. */

@@ -46,7 +46,7 @@ const higherTerm: Message[] = [
     entries: [],
     leaderCommit: 0,
   }),
-  msg('Heartbeat', { from: 'n2', to: 'n1', term: 9, commit: 0 }),
+  msg('Heartbeat', { from: 'n2', to: 'n1', term: 9, commit: 0, readRound: 0 }),
   msg('RequestVote', { from: 'n2', to: 'n1', term: 9, lastLogIndex: 0, lastLogTerm: 0, transfer: false }),
   msg('RequestVoteResponse', { from: 'n2', to: 'n1', term: 9, granted: false }),
   msg('PreVoteResponse', { from: 'n2', to: 'n1', term: 9, granted: false }),
@@ -59,7 +59,7 @@ const higherTerm: Message[] = [
     hintIndex: 0,
     hintTerm: 0,
   }),
-  msg('HeartbeatResponse', { from: 'n2', to: 'n1', term: 9 }),
+  msg('HeartbeatResponse', { from: 'n2', to: 'n1', term: 9, readRound: 0 }),
 ];
 
 describe('§5.1 terms', () => {
@@ -116,7 +116,7 @@ describe('§5.1 terms', () => {
         entries: [{ index: 4, term: 4, type: 'normal', data: new Uint8Array([1]) }],
         leaderCommit: 4,
       }),
-      msg('Heartbeat', { from: 'n2', to: 'n1', term: 4, commit: 3 }),
+      msg('Heartbeat', { from: 'n2', to: 'n1', term: 4, commit: 3, readRound: 0 }),
       msg('RequestVote', { from: 'n2', to: 'n1', term: 4, lastLogIndex: 9, lastLogTerm: 4, transfer: false }),
       msg('PreVote', { from: 'n2', to: 'n1', term: 4, lastLogIndex: 9, lastLogTerm: 4 }),
     ];
@@ -192,7 +192,7 @@ describe('§5.2 leader election', () => {
   test('§5.2 a follower that keeps hearing from a leader never starts an election', () => {
     const { node, clock } = solo({ preVote: false });
     for (let t = 0; t < 2000; t += 100) {
-      node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0 }));
+      node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0, readRound: 0 }));
       clock.advance(100);
       expect(node.status().role, `at ${clock.now} ms`).toBe('follower');
     }
@@ -354,7 +354,7 @@ describe('§5.2 leader election', () => {
               entries: [],
               leaderCommit: 0,
             })
-          : msg(type, { from: 'n2', to: 'n1', term: 0, commit: 0 });
+          : msg(type, { from: 'n2', to: 'n1', term: 0, commit: 0, readRound: 0 });
       node.step(stale);
       expect(node.status().role, type).toBe('candidate');
       node.step({ ...stale, term: 1 });

@@ -170,7 +170,7 @@ describe('§5.3 the leader', () => {
 
   test('§8 a proposal to a server that does not lead returns isLeader false and the leader it knows', () => {
     const { node, clock } = solo({ preVote: false });
-    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 3, commit: 0 }));
+    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 3, commit: 0, readRound: 0 }));
     collect(node);
     expect(node.propose([new Uint8Array([1])])).toEqual({
       isLeader: false,
@@ -297,14 +297,14 @@ describe('§5.3 the follower', () => {
     const { node } = solo({ persisted: persisted([], { term: 1 }) });
     node.step(appendFrom(1, 0, 0, entries(1, [1, 1, 1, 1]), 0));
     expect(collect(node).committed).toEqual([]);
-    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 2 }));
+    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 2, readRound: 0 }));
     expect(collect(node).committed.map((e) => e.index)).toEqual([1, 2]);
     node.step(appendFrom(1, 4, 1, [], 3));
     expect(collect(node).committed.map((e) => e.index)).toEqual([3]);
-    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 9 })); // clamped to what it holds
+    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 9, readRound: 0 })); // clamped to what it holds
     expect(node.status().commitIndex).toBe(4);
     // The commit index never moves back.
-    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 1 }));
+    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 1, readRound: 0 }));
     expect(node.status().commitIndex).toBe(4);
   });
 

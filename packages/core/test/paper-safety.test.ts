@@ -60,7 +60,7 @@ describe('§5.4.2 committing entries from previous terms', () => {
     // The follower's index 2 is a stale term-2 entry; the leader of term 4 has committed 3 in its own log.
     const { node } = solo({ persisted: persisted([1, 2, 2], { term: 4 }) });
     // The leader's heartbeat carries min(matchIndex, commit): it knows nothing of this follower yet.
-    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 4, commit: 0 }));
+    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 4, commit: 0, readRound: 0 }));
     expect(node.status().commitIndex).toBe(0);
     // A bare consistency check at index 1 proves only index 1.
     node.step(

@@ -42,7 +42,7 @@ describe('§9.6 PreVote', () => {
     const { node, clock } = solo({
       persisted: { hardState: { term: 1, vote: null, commit: 0 }, entries: [] },
     });
-    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0 }));
+    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0, readRound: 0 }));
     collect(node);
     const requestVote = msg('RequestVote', {
       from: 'n3',
@@ -73,7 +73,7 @@ describe('§9.6 PreVote', () => {
 
   test('§9.6 control: without CheckQuorum there is no lease and a later-term vote is granted at once', () => {
     const { node } = solo({ checkQuorum: false });
-    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0 }));
+    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0, readRound: 0 }));
     node.step(
       msg('RequestVote', { from: 'n3', to: 'n1', term: 2, lastLogIndex: 0, lastLogTerm: 0, transfer: false }),
     );
@@ -115,7 +115,8 @@ describe('§6.2 CheckQuorum', () => {
       elect(s);
       for (let t = 0; t < 2000 && s.node.status().role === 'leader'; t += 50) {
         s.clock.advance(50);
-        for (const from of answering) s.node.step(msg('HeartbeatResponse', { from, to: 'n1', term: 1 }));
+        for (const from of answering)
+          s.node.step(msg('HeartbeatResponse', { from, to: 'n1', term: 1, readRound: 0 }));
       }
       const what = `${answering.length + 1} of ${voters.length}`;
       expect(s.node.status().role, what).toBe(stays ? 'leader' : 'follower');

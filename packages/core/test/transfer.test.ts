@@ -23,7 +23,7 @@ describe('§3.10 leadership transfer', () => {
 
   test('§3.10 on TimeoutNow a follower campaigns at once, with a RequestVote flagged transfer', () => {
     const { node } = solo({ persisted: persisted([1], { term: 1 }) }); // PreVote on: it is skipped
-    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0 }));
+    node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0, readRound: 0 }));
     collect(node);
     node.step(msg('TimeoutNow', { from: 'n2', to: 'n1', term: 1 }));
     expect(node.status()).toMatchObject({ role: 'candidate', term: 2, vote: 'n1' });
@@ -46,7 +46,7 @@ describe('§3.10 leadership transfer', () => {
     });
     // A follower that just heard from its leader n2.
     const f = solo({ persisted: persisted([1], { term: 1 }) });
-    f.node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0 }));
+    f.node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0, readRound: 0 }));
     collect(f.node);
     f.node.step({ ...transferVote, transfer: false });
     expect(collect(f.node).messages).toEqual([]); // without the flag the lease holds
@@ -140,7 +140,7 @@ describe('§3.10 leadership transfer', () => {
     let acceptedAt = -1;
     for (let t = 0; t < 400 && acceptedAt < 0; t += 10) {
       clock.advance(10);
-      node.step(msg('HeartbeatResponse', { from: 'n3', to: 'n1', term: 2 })); // keeps CheckQuorum happy
+      node.step(msg('HeartbeatResponse', { from: 'n3', to: 'n1', term: 2, readRound: 0 })); // keeps CheckQuorum happy
       const res = node.propose([new Uint8Array([t])]);
       if (res.isLeader) acceptedAt = clock.now - start;
       else refusedAt = clock.now - start;

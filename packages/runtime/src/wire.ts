@@ -73,8 +73,8 @@ const FIELDS: Record<MessageType, Readonly<Record<string, FieldKind>>> = {
   RequestVoteResponse: { granted: 'bool' },
   AppendEntries: { prevLogIndex: 'uint', prevLogTerm: 'uint', entries: 'entries', leaderCommit: 'uint' },
   AppendEntriesResponse: { success: 'bool', index: 'uint', hintIndex: 'uint', hintTerm: 'uint' },
-  Heartbeat: { commit: 'uint' },
-  HeartbeatResponse: {},
+  Heartbeat: { commit: 'uint', readRound: 'uint' },
+  HeartbeatResponse: { readRound: 'uint' },
   TimeoutNow: {},
 };
 
@@ -198,8 +198,8 @@ const MESSAGE_BYTES: Record<MessageType, number> = {
   RequestVoteResponse: 66,
   AppendEntries: 111,
   AppendEntriesResponse: 102,
-  Heartbeat: 56,
-  HeartbeatResponse: 54,
+  Heartbeat: 70,
+  HeartbeatResponse: 68,
   TimeoutNow: 47,
 };
 

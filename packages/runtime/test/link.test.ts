@@ -16,7 +16,14 @@ class FakePort {
   }
 }
 
-const hb = (commit: number): Message => ({ type: 'Heartbeat', from: 'n1', to: 'n2', term: 1, commit });
+const hb = (commit: number): Message => ({
+  type: 'Heartbeat',
+  from: 'n1',
+  to: 'n2',
+  term: 1,
+  commit,
+  readRound: 0,
+});
 
 function link(settings: Partial<LinkSettings> = {}, seed = 1) {
   const counts = { sent: 0, bytes: 0, dropped: 0 };

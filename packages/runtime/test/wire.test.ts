@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, estimateBytes, raftBatch, WIRE_VERSION, type WireErrorKind } from '../src/index.js';
 import { Harness, waitFor } from './harness.js';
 
-const heartbeat = { type: 'Heartbeat', from: 'n1', to: 'n2', term: 3, commit: 4 } as const;
+const heartbeat = { type: 'Heartbeat', from: 'n1', to: 'n2', term: 3, commit: 4, readRound: 0 } as const;
 const append = {
   type: 'AppendEntries',
   from: 'n1',

@@ -136,7 +136,7 @@ describe('NodeHost follows the Ready contract', () => {
   test('a message to a crashed server is lost', () => {
     const { hosts, errors } = setup(['n1', 'n2']);
     const [n1] = hosts as [NodeHost, NodeHost];
-    n1.receive({ type: 'Heartbeat', from: 'n2', to: 'n1', term: 1, commit: 0 });
+    n1.receive({ type: 'Heartbeat', from: 'n2', to: 'n1', term: 1, commit: 0, readRound: 0 });
     expect(n1.alive).toBe(false);
     expect(errors).toEqual([]);
   });

@@ -385,7 +385,7 @@ describe('Durability and the Commit Rule (§5.4.2)', () => {
 });
 
 describe('Term Rule (§5.1)', () => {
-  const heartbeat = { type: 'Heartbeat', from: 'n2', to: 'n1', term: 5, commit: 0 } as const;
+  const heartbeat = { type: 'Heartbeat', from: 'n2', to: 'n1', term: 5, commit: 0, readRound: 0 } as const;
 
   test('keeping an older term after hearing a higher one (not stepping down)', () => {
     const c = new Cluster(3);

@@ -12,6 +12,7 @@ const hb = (from: string, to: string, commit = 0): Message => ({
   to,
   term: 1,
   commit,
+  readRound: 0,
 });
 
 function setup(conditions: NetworkConditions = RELIABLE_NETWORK, seed = 1) {
