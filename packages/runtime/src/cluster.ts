@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import {
   assertNever,
   type NodeId,
@@ -11,7 +11,9 @@ import {
   raftMachine,
   resolveConfig,
 } from '@xraft/core';
+import { KvClient, type KvClientOptions } from '@xraft/kv';
 import { MemoryStorage } from '@xraft/storage';
+import { ClientPorts } from './client-port.js';
 import { ControlTimeoutError, type KillMode, type NodeReport, WorkerExitedError } from './control.js';
 import { forwardInspection, type InspectionRecord, type InspectorLike } from './inspection.js';
 import {
@@ -67,6 +69,12 @@ export interface ClusterOptions {
    * inspector (anything with `actor`, `event` and `snapshot`): forward to it.
    */
   readonly inspect?: boolean | InspectorServerOptions | InspectorLike;
+  /**
+   * The bound on clock drift between nodes over an election timeout that
+   * lease reads rely on (thesis §6.4.1); default null: `read: 'lease'` is
+   * served as a ReadIndex read. Must be below the minimum election timeout.
+   */
+  readonly maxClockDriftMs?: number | null;
 }
 
 /** LogEntry is one log line of the cluster (`node` null) or of a node worker. */
@@ -144,6 +152,7 @@ interface Resolved {
   readonly stateMachine: string | undefined;
   readonly log: (entry: LogEntry) => void;
   readonly inspect: false | InspectorServerOptions | InspectorLike;
+  readonly maxClockDriftMs: number | null;
 }
 
 /**
@@ -179,6 +188,7 @@ export class Cluster {
   private readonly inspectListeners = new Set<(records: readonly InspectionRecord[]) => void>();
   private inspectorServer: InspectorServer | null = null;
   private inspectTarget: InspectorLike | null = null;
+  private readonly clientPorts: ClientPorts;
   private stopped: Promise<void> | null = null;
 
   private constructor(
@@ -189,6 +199,7 @@ export class Cluster {
     this.dataDir = o.dataDir;
     this.linkUp = this.ids.map(() => this.ids.map(() => true));
     this.connected = this.ids.map(() => true);
+    this.clientPorts = new ClientPorts(this.ids);
     if (o.storage === 'memory') for (const id of this.ids) this.memory.set(id, new MemoryStorage());
     if (o.dataDir !== null) for (const id of this.ids) mkdirSync(join(o.dataDir, id), { recursive: true });
     this.supervisor = new Supervisor({
@@ -348,6 +359,21 @@ export class Cluster {
     return () => {
       set.delete(listener);
     };
+  }
+
+  /**
+   * client makes a KV client of this cluster (DESIGN.md "The KvClient
+   * contract"): it finds the leader, retries with exactly-once semantics and
+   * reads linearizably by default. Close it with `close()`; `stop()` fails
+   * whatever it still has in flight.
+   */
+  client(options?: KvClientOptions): KvClient {
+    if (this.stopped !== null) throw new Error('client(): the cluster is stopped');
+    const ports = this.clientPorts;
+    return new KvClient(
+      { nodes: this.ids, send: (node, request, timeoutMs) => ports.send(node, request, timeoutMs) },
+      options,
+    );
   }
 
   /** crash terminates `id`'s worker abruptly, as a killed process; it stays down (no restart) until {@link restart}. */
@@ -516,6 +542,7 @@ export class Cluster {
   /** stop ends every worker (gracefully when it answers), closes every port and timer, and removes a default dataDir. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
+      this.clientPorts.close();
       await this.supervisor.stop();
       await this.inspectorServer?.close();
       for (const m of this.memory.values()) await m.close();
@@ -611,11 +638,13 @@ export class Cluster {
   private boot(id: NodeId): BootSpec {
     const o = this.o;
     let storage: StorageSpec;
-    let release: (() => void) | undefined;
-    const transfer = [];
+    const client = new MessageChannel();
+    this.clientPorts.attach(id, client.port1);
+    let releaseStorage: (() => void) | undefined;
+    const transfer: Array<MessagePort> = [client.port2];
     if (o.storage === 'memory') {
       const channel = new MessageChannel();
-      release = serveStorage(this.memory.get(id)!, channel.port1);
+      releaseStorage = serveStorage(this.memory.get(id)!, channel.port1);
       storage = { kind: 'memory', port: channel.port2 };
       transfer.push(channel.port2);
     } else {
@@ -631,9 +660,14 @@ export class Cluster {
         links: this.links(id),
         ...(o.stateMachine !== undefined ? { stateMachine: o.stateMachine } : {}),
         inspect: o.inspect !== false,
+        client: client.port2,
+        maxClockDriftMs: o.maxClockDriftMs,
       },
       transfer,
-      ...(release ? { release } : {}),
+      release: () => {
+        this.clientPorts.detach(id, 'exited');
+        releaseStorage?.();
+      },
     };
   }
 
@@ -708,6 +742,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'stateMachine',
   'log',
   'inspect',
+  'maxClockDriftMs',
 ]);
 
 /** resolveOptions validates {@link ClusterOptions} and fills in defaults, with errors that say what to pass. */
@@ -736,8 +771,9 @@ function resolveOptions(options: ClusterOptions): Resolved {
   if (!Array.isArray(electionTimeoutMs) || electionTimeoutMs.length !== 2) {
     fail(`electionTimeoutMs must be [min, max], got ${JSON.stringify(electionTimeoutMs)}`);
   }
+  const maxClockDriftMs = options.maxClockDriftMs ?? null;
   try {
-    resolveConfig({ id: 'n1', voters: ['n1'], electionTimeoutMs, heartbeatIntervalMs });
+    resolveConfig({ id: 'n1', voters: ['n1'], electionTimeoutMs, heartbeatIntervalMs, maxClockDriftMs });
   } catch (err) {
     fail((err as Error).message.replace(/^invalid Raft config for "n1": /, ''));
   }
@@ -792,6 +828,7 @@ function resolveOptions(options: ClusterOptions): Resolved {
     stateMachine,
     log: options.log ?? defaultLog,
     inspect: inspect === true ? {} : inspect,
+    maxClockDriftMs,
   };
 }
 

@@ -9,6 +9,7 @@ import {
   RaftNode,
   type Random,
   type Ready,
+  type ReadMode,
 } from '@xraft/core';
 import type { Storage } from '@xraft/storage';
 import type { InspectionEvent } from 'xstate';
@@ -20,7 +21,8 @@ import type { StatusCell } from './status.js';
 
 /** NodeHostOptions configures a {@link NodeHost}. */
 export interface NodeHostOptions
-  extends Pick<RaftConfig, 'id' | 'voters' | 'electionTimeoutMs' | 'heartbeatIntervalMs'> {
+  extends Pick<RaftConfig, 'id' | 'voters' | 'electionTimeoutMs' | 'heartbeatIntervalMs'>,
+    Partial<Pick<RaftConfig, 'maxClockDriftMs'>> {
   readonly storage: Storage;
   readonly stateMachine: StateMachine;
   readonly mailbox: Mailbox;
@@ -42,6 +44,36 @@ interface Proposal {
   readonly command: Uint8Array;
   resolve(result: ProposeResult): void;
   reject(error: unknown): void;
+  /** Set by {@link NodeHost.propose}: the caller waits for the entry's apply result. */
+  readonly applied?: Waiter<unknown>;
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** AwaitedEntry is a proposed entry whose proposer waits for its apply result. */
+interface AwaitedEntry extends Waiter<unknown> {
+  readonly term: number;
+}
+
+/** A batch of reads confirmed at `index`, waiting for the state machine to apply it. */
+interface ConfirmedReads {
+  readonly index: number;
+  readonly waiters: readonly Waiter<void>[];
+}
+
+/** NotLeaderError: this node cannot serve the request as leader (not leader, or leadership lost). */
+export class NotLeaderError extends Error {
+  constructor(
+    readonly node: NodeId,
+    readonly leaderId: NodeId | null,
+    what: string,
+  ) {
+    super(`${node} ${what}${leaderId === null ? '' : ` (leader: ${leaderId})`}`);
+    this.name = 'NotLeaderError';
+  }
 }
 
 /**
@@ -70,6 +102,16 @@ export class NodeHost {
   /** Completion of the last Ready handed out: each waits for the previous one (writes resolve in order). */
   private chain: Promise<void> = Promise.resolve();
   private proposals: Proposal[] = [];
+  /** Proposed entries whose proposers wait for their apply result, by index. */
+  private readonly awaited = new Map<number, AwaitedEntry>();
+  /** Reads gathered this turn, per mode: one ReadIndex request each. */
+  private readonly gathered: Record<ReadMode, Waiter<void>[]> = { safe: [], lease: [] };
+  private readScheduled = false;
+  private lastReadCtx = 0;
+  /** ReadIndex requests sent to the core, by ctx. */
+  private readonly readBatches = new Map<number, Waiter<void>[]>();
+  /** Reads confirmed by the leader, waiting for the state machine to catch up, in index order. */
+  private confirmed: ConfirmedReads[] = [];
   private turnScheduled = false;
   private inTurn = false;
   private stopped = false;
@@ -111,7 +153,9 @@ export class NodeHost {
       electionTimeoutMs: o.electionTimeoutMs,
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       clock: this.clock,
+      now: () => performance.now(),
       random: o.random,
+      ...(o.maxClockDriftMs !== undefined ? { maxClockDriftMs: o.maxClockDriftMs } : {}),
       persisted: { ...persisted, applied: snapshotIndex },
       onReady: () => this.scheduleTurn(),
       ...(o.inspect ? { inspect: o.inspect } : {}),
@@ -146,6 +190,47 @@ export class NodeHost {
     });
   }
 
+  /**
+   * propose is Start() plus waiting (§5.3, thesis §6.3): the command's entry is
+   * appended (batched with the turn's other proposals) and the promise
+   * resolves with what the state machine's `apply` returned for it. It rejects
+   * with {@link NotLeaderError} when this node does not lead, and with an error
+   * when the entry was replaced by another leader's (it will never apply).
+   */
+  propose(command: Uint8Array): Promise<unknown> {
+    if (this.node === null || this.stopped)
+      return Promise.reject(new Error(`${this.options.id} is not running`));
+    return new Promise((resolve, reject) => {
+      this.proposals.push({
+        command,
+        resolve: (r) => {
+          if (!r.isLeader) reject(new NotLeaderError(this.options.id, r.leaderId, 'is not the leader'));
+        },
+        reject,
+        applied: { resolve, reject },
+      });
+      if (this.proposals.length === 1) setImmediate(() => this.proposeBatch());
+    });
+  }
+
+  /**
+   * read resolves once a read issued now may be served from the state
+   * machine, linearizably (ReadIndex, thesis §6.4; `lease`: §6.4.1 within the
+   * lease). Reads of one turn share one request. Rejects with
+   * {@link NotLeaderError} when this node does not lead or loses leadership first.
+   */
+  read(mode: ReadMode): Promise<void> {
+    if (this.node === null || this.stopped)
+      return Promise.reject(new Error(`${this.options.id} is not running`));
+    return new Promise((resolve, reject) => {
+      this.gathered[mode].push({ resolve, reject });
+      if (!this.readScheduled) {
+        this.readScheduled = true;
+        setImmediate(() => this.readBatch());
+      }
+    });
+  }
+
   /** transferLeadership asks the node, if it leads, to hand over to `to` (§3.10). */
   transferLeadership(to: NodeId): void {
     const node = this.node;
@@ -174,7 +259,9 @@ export class NodeHost {
     if (this.stopped) return;
     this.stopped = true;
     this.node?.stop();
-    for (const p of this.proposals.splice(0)) p.reject(new Error(`${this.options.id} is stopping`));
+    const stopping = new Error(`${this.options.id} is stopping`);
+    for (const p of this.proposals.splice(0)) p.reject(stopping);
+    this.failWaiters(stopping);
     await this.chain;
     await this.options.storage.close();
   }
@@ -197,9 +284,63 @@ export class NodeHost {
       return;
     }
     batch.forEach((p, i) => {
+      if (r.isLeader && p.applied !== undefined) this.awaited.set(r.index + i, { term: r.term, ...p.applied });
       p.resolve(r.isLeader ? { ...r, index: r.index + i } : r);
     });
     this.turn();
+  }
+
+  private readBatch(): void {
+    this.readScheduled = false;
+    const node = this.node;
+    for (const mode of ['safe', 'lease'] as const) {
+      const waiters = this.gathered[mode].splice(0);
+      if (waiters.length === 0) continue;
+      if (node === null || this.stopped) {
+        for (const w of waiters) w.reject(new Error(`${this.options.id} is not running`));
+        continue;
+      }
+      const ctx = ++this.lastReadCtx;
+      this.readBatches.set(ctx, waiters);
+      this.guard(() => node.readIndex(ctx, mode));
+    }
+    this.turn();
+  }
+
+  /** answerReads takes the core's ReadStates: refused reads fail, confirmed ones wait for the apply index. */
+  private answerReads(states: Ready['readStates']): void {
+    for (const s of states) {
+      const waiters = this.readBatches.get(s.ctx);
+      if (waiters === undefined) continue;
+      this.readBatches.delete(s.ctx);
+      if (!s.ok) {
+        const r = this.node!.raft;
+        const error = new NotLeaderError(this.options.id, r.leaderId, 'could not confirm its leadership');
+        for (const w of waiters) w.reject(error);
+      } else this.confirmed.push({ index: s.index, waiters });
+    }
+    this.releaseReads();
+  }
+
+  /** releaseReads serves the confirmed reads whose index the state machine has applied. */
+  private releaseReads(): void {
+    let served = 0;
+    for (const c of this.confirmed) {
+      if (c.index > this.applied) break;
+      for (const w of c.waiters) w.resolve();
+      served++;
+    }
+    if (served > 0) this.confirmed.splice(0, served);
+  }
+
+  /** failWaiters rejects every proposer and reader still waiting. */
+  private failWaiters(error: Error): void {
+    for (const w of this.awaited.values()) w.reject(error);
+    this.awaited.clear();
+    for (const mode of ['safe', 'lease'] as const) for (const w of this.gathered[mode].splice(0)) w.reject(error);
+    for (const waiters of this.readBatches.values()) for (const w of waiters) w.reject(error);
+    this.readBatches.clear();
+    for (const c of this.confirmed.splice(0)) for (const w of c.waiters) w.reject(error);
   }
 
   private scheduleTurn(): void {
@@ -238,6 +379,8 @@ export class NodeHost {
 
   private carryOut(node: RaftNode, rd: Ready): void {
     const { mailbox, storage } = this.options;
+    // ReadStates need no durability (thesis §6.4).
+    if (rd.readStates.length > 0) this.answerReads(rd.readStates);
     // 1. Early messages may leave before the write (thesis §10.2.1).
     mailbox.post(rd.earlyMessages);
     const writes = rd.hardState !== null || rd.entries.length > 0;
@@ -278,13 +421,21 @@ export class NodeHost {
       if (e.index !== this.applied + 1) {
         throw new Error(`${this.options.id}: entry ${e.index} to apply does not follow ${this.applied}`);
       }
+      let result: unknown;
       if (e.type === 'normal') {
-        sm.apply(e.data, e.index);
+        result = sm.apply(e.data, e.index);
         commands.push({ index: e.index, command: e.data });
       }
       this.applied = e.index;
+      const waiter = this.awaited.get(e.index);
+      if (waiter !== undefined) {
+        this.awaited.delete(e.index);
+        if (waiter.term === e.term) waiter.resolve(result);
+        else waiter.reject(new Error(`${this.options.id}: entry ${e.index} was replaced by a later leader's`));
+      }
     }
     if (commands.length > 0) this.options.onApplied(commands);
+    this.releaseReads();
   }
 
   private publish(): void {
@@ -311,6 +462,7 @@ export class NodeHost {
   private fatal(error: unknown): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.failWaiters(new Error(`${this.options.id} failed`));
     this.options.onFatal(error);
   }
 }

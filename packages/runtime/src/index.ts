@@ -9,6 +9,16 @@ export {
   type SubmitResult,
 } from './cluster.js';
 export {
+  ClosedError,
+  type GetOptions,
+  KvClient,
+  type KvClientOptions,
+  NotLeaderError,
+  SessionExpiredError,
+  TimeoutError,
+} from '@xraft/kv';
+export { ClientPorts, serveClientPort } from './client-port.js';
+export {
   type ControlApi,
   ControlClient,
   type ControlClientOptions,
@@ -18,7 +28,7 @@ export {
   type NodeReport,
   WorkerExitedError,
 } from './control.js';
-export { NodeHost, type NodeHostOptions } from './host.js';
+export { NodeHost, type NodeHostOptions, NotLeaderError as NodeNotLeaderError } from './host.js';
 export {
   forwardInspection,
   type InspectedEvent,
@@ -46,6 +56,8 @@ export type {
 } from './protocol.js';
 export { RemoteStorage, serveStorage } from './remote-storage.js';
 export {
+  type ClientRequestHandler,
+  type LoadedStateMachine,
   LogRecorder,
   loadStateMachine,
   type StateMachine,

@@ -32,6 +32,10 @@ export interface WorkerBoot {
   readonly links: Readonly<Record<NodeId, LinkSettings>>;
   /** The comlink control port (control.ts). */
   readonly control: MessagePort;
+  /** The client port (client-port.ts): KV requests from clients. */
+  readonly client: MessagePort;
+  /** Clock-drift bound for lease reads (thesis §6.4.1); null: lease reads are ReadIndex reads. */
+  readonly maxClockDriftMs: number | null;
   /** This incarnation's StatusCell buffer. */
   readonly status: SharedArrayBuffer;
   /** The node's Counters buffer, shared by all its incarnations. */

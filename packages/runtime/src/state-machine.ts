@@ -1,17 +1,30 @@
 import type { StateMachine } from '@xraft/core';
+import { createStateMachine as createKvStateMachine, handleKvRequest, type KvNode } from '@xraft/kv';
 
 export type { StateMachine };
 
+/** ClientRequestHandler answers one encoded client request on a node (the KV store's: `handleKvRequest`). */
+export type ClientRequestHandler = (request: Uint8Array, node: KvNode) => Promise<Uint8Array>;
+
 /**
  * StateMachineModule is the shape of a module given to `Cluster.start({ stateMachine })`
- * by URL: loaded inside every node worker, it makes one state machine per incarnation.
+ * by URL: loaded inside every node worker, it makes one state machine per
+ * incarnation, and may answer client requests (`handleRequest`, as the KV
+ * store's module does).
  */
 export interface StateMachineModule {
   createStateMachine(): StateMachine | Promise<StateMachine>;
+  handleRequest?: ClientRequestHandler;
+}
+
+/** LoadedStateMachine is a node's state machine and its client request handler, if any. */
+export interface LoadedStateMachine {
+  readonly stateMachine: StateMachine;
+  readonly handleRequest: ClientRequestHandler | null;
 }
 
 /**
- * LogRecorder is the default state machine until the KV store arrives: it
+ * LogRecorder is a state machine for tests of replication: it
  * keeps how many commands it applied, the last index, and a running FNV-1a
  * digest over (index, command) of every command, which two replicas agree on
  * exactly when they applied the same commands at the same indexes.
@@ -59,11 +72,11 @@ export class LogRecorder implements StateMachine {
 
 /**
  * loadStateMachine makes a node's state machine: from the module at `url`
- * (which must export `createStateMachine()`), or a {@link LogRecorder} when
- * no URL is given.
+ * (which must export `createStateMachine()`), or the KV store of `@xraft/kv`
+ * when no URL is given.
  */
-export async function loadStateMachine(url: string | undefined): Promise<StateMachine> {
-  if (url === undefined) return new LogRecorder();
+export async function loadStateMachine(url: string | undefined): Promise<LoadedStateMachine> {
+  if (url === undefined) return { stateMachine: createKvStateMachine(), handleRequest: handleKvRequest };
   const mod = (await import(url)) as Partial<StateMachineModule>;
   if (typeof mod.createStateMachine !== 'function') {
     throw new TypeError(
@@ -76,5 +89,8 @@ export async function loadStateMachine(url: string | undefined): Promise<StateMa
       throw new TypeError(`createStateMachine() of ${url} returned an object without a ${method}() method`);
     }
   }
-  return sm;
+  if (mod.handleRequest !== undefined && typeof mod.handleRequest !== 'function') {
+    throw new TypeError(`handleRequest of ${url} must be a function (request, node) => Promise<Uint8Array>`);
+  }
+  return { stateMachine: sm, handleRequest: mod.handleRequest ?? null };
 }

@@ -9,9 +9,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { assertNever, type NodeId, seededRandom } from '@xraft/core';
+import type { KvNode } from '@xraft/kv';
 import { DiskStorage, type Storage } from '@xraft/storage';
 import { type ControlApi, exposeControl } from './control.js';
 import { NodeHost } from './host.js';
+import { serveClientPort } from './client-port.js';
 import { Inspection } from './inspection.js';
 import { Mailbox } from './mailbox.js';
 import type { LogLevel, MainToWorker, StorageSpec, WorkerBoot, WorkerToMain } from './protocol.js';
@@ -129,12 +131,13 @@ exposeControl(api, boot.control);
 if (boot.bootFault === 'throw') throw new Error(`${id}: boot fault injected (crash-loop test)`);
 
 const storage = await openStorage(boot.storage);
-const stateMachine = await loadStateMachine(boot.stateMachine);
+const { stateMachine, handleRequest } = await loadStateMachine(boot.stateMachine);
 host = new NodeHost({
   id,
   voters: boot.voters,
   electionTimeoutMs: boot.electionTimeoutMs,
   heartbeatIntervalMs: boot.heartbeatIntervalMs,
+  maxClockDriftMs: boot.maxClockDriftMs,
   storage,
   stateMachine,
   mailbox,
@@ -156,6 +159,7 @@ host = new NodeHost({
 });
 const persisted = await host.start();
 resolveBooted(host);
+serveClientRequests(host);
 post({
   kind: 'ready',
   incarnation: boot.incarnation,
@@ -166,6 +170,38 @@ post({
     lastIndex: (persisted.snapshot?.index ?? 0) + persisted.entries.length,
   },
 });
+
+/**
+ * serveClientRequests answers the client port with the state machine's
+ * request handler (the KV store's by default), over this node: Raft's
+ * proposals and ReadIndex through the host (thesis chapter 6).
+ */
+function serveClientRequests(h: NodeHost): void {
+  const warn = (message: string) => log('warn', `${id}: ${message}`);
+  if (handleRequest === null) {
+    serveClientPort(
+      boot.client,
+      () => Promise.reject(new Error(`the state machine of ${id} serves no client requests`)),
+      warn,
+    );
+    return;
+  }
+  const drift = boot.maxClockDriftMs;
+  const node: KvNode = {
+    stateMachine,
+    isLeader: () => h.node?.raft.role === 'leader',
+    leaderHint: () => h.node?.raft.leaderId ?? null,
+    propose: (entry) => h.propose(entry),
+    readIndex: () => h.read('safe'),
+    // A lease read needs the cluster's drift bound to be at least as strict as the client's.
+    leaseRead: async (clientDriftMs) => {
+      if (drift === null || clientDriftMs < drift) return false;
+      await h.read('lease');
+      return true;
+    },
+  };
+  serveClientPort(boot.client, (request) => handleRequest(request, node), warn);
+}
 
 /** openStorage opens the node's storage as the boot data says. */
 async function openStorage(spec: StorageSpec): Promise<Storage> {

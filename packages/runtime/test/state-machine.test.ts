@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { KvStateMachine } from '@xraft/kv';
 import { Cluster, LogRecorder, loadStateMachine } from '../src/index.js';
 import { cmd, Harness, waitFor } from './harness.js';
 
@@ -35,7 +36,10 @@ describe('state machine modules', () => {
     await expect(loadStateMachine(fixture('not-a-state-machine.mjs'))).rejects.toThrow(
       /must export a function createStateMachine\(\)/,
     );
-    expect(await loadStateMachine(undefined)).toBeInstanceOf(LogRecorder);
+    // The default is the KV store, which also answers client requests.
+    const kv = await loadStateMachine(undefined);
+    expect(kv.stateMachine).toBeInstanceOf(KvStateMachine);
+    expect(kv.handleRequest).toBeTypeOf('function');
   });
 
   it('a cluster whose state machine cannot load fails to start, saying why', async () => {

@@ -1,0 +1,147 @@
+import type { StateMachine } from '@xraft/core';
+import { assertNever } from '@xraft/core';
+import { decodeRequest, encodeResponse } from './codec.js';
+import type { KvApplyResult, KvEntry, KvQuery, KvQueryResult } from './commands.js';
+import { CodecError } from './errors.js';
+import type { KvReadRequest, KvResponse } from './protocol.js';
+
+/**
+ * KvNode is what {@link handleKvRequest} needs from the node it runs on; the
+ * runtime implements it over its Raft node inside the node worker.
+ */
+export interface KvNode {
+  /** The node's state machine: a `KvStateMachine` (anything with its `query` method). */
+  readonly stateMachine: StateMachine;
+  /** isLeader tells whether this node believes it leads now (it may be deposed without knowing yet, §6.4). */
+  isLeader(): boolean;
+  /** leaderHint is the leader this node knows of, or null: the redirect a follower gives a client (§6.2). */
+  leaderHint(): string | null;
+  /**
+   * propose appends `entry` as one log entry (Raft's Start(), §5.3) and
+   * resolves with what `stateMachine.apply` returned for it once committed and
+   * applied. It must resolve only with the result of THIS entry (match index
+   * and term), and reject if the entry may not commit as proposed (leadership
+   * lost, entry overwritten by a new leader, node stopping).
+   */
+  propose(entry: Uint8Array): Promise<unknown>;
+  /**
+   * readIndex is ReadIndex (thesis §6.4): note the commit index, confirm
+   * leadership with a heartbeat round begun after this call, and resolve once
+   * the state machine has applied up to the noted index (in the leader's
+   * term, so after its no-op committed). Rejects if leadership is lost.
+   */
+  readIndex(): Promise<void>;
+  /**
+   * leaseRead, optional, is the lease check of thesis §6.4.1: resolve true
+   * when this leader holds a lease valid under a clock drift bound of
+   * `clockDriftMs` (a heartbeat quorum acknowledged within the election
+   * timeout minus the bound) and has applied its commit index, so a query may
+   * run without a heartbeat round; false to fall back to ReadIndex.
+   */
+  leaseRead?(clockDriftMs: number): Promise<boolean>;
+}
+
+/** KvQueryable is the read side of a `KvStateMachine`. */
+export interface KvQueryable {
+  query(q: KvQuery): KvQueryResult;
+}
+
+/**
+ * handleKvRequest is everything a node does with one client request (thesis
+ * §6.2–§6.4), taking encoded bytes and returning the encoded response:
+ * - `register` / `batch`: a follower answers `notLeader` with its leader hint
+ *   (§6.2); the leader proposes the request bytes verbatim as the log entry
+ *   and answers with the entry's apply result. A request that does not decode
+ *   is answered `rejected` and never reaches the log.
+ * - `read`: `stale` is answered by any node from its applied state; otherwise
+ *   the leader runs ReadIndex (§6.4), or for `lease` checks its lease first
+ *   (§6.4.1, falling back to ReadIndex), then queries its state machine.
+ * - a propose or ReadIndex that fails midway is answered `unavailable`: the
+ *   client retries elsewhere with the same (clientId, seq).
+ */
+export async function handleKvRequest(request: Uint8Array, node: KvNode): Promise<Uint8Array> {
+  return encodeResponse(await respond(request, node));
+}
+
+async function respond(bytes: Uint8Array, node: KvNode): Promise<KvResponse> {
+  let request: ReturnType<typeof decodeRequest>;
+  try {
+    request = decodeRequest(bytes);
+  } catch (err) {
+    if (err instanceof CodecError) return { type: 'rejected', reason: err.message };
+    throw err;
+  }
+  switch (request.type) {
+    case 'register':
+    case 'batch':
+      return write(request, bytes, node);
+    case 'read':
+      return read(request, node);
+    default:
+      return assertNever(request, 'kv request');
+  }
+}
+
+async function write(entry: KvEntry, bytes: Uint8Array, node: KvNode): Promise<KvResponse> {
+  if (!node.isLeader()) return { type: 'notLeader', leaderHint: node.leaderHint() };
+  let result: unknown;
+  try {
+    result = await node.propose(bytes);
+  } catch (err) {
+    return { type: 'unavailable', reason: `proposal not known to be committed: ${message(err)}` };
+  }
+  if (!matches(entry, result)) {
+    // The runtime handed back another entry's result: the client must not take it; it retries the same seqs.
+    return {
+      type: 'unavailable',
+      reason: `the applied result does not belong to this request: ${describe(result)}`,
+    };
+  }
+  return result;
+}
+
+async function read(request: KvReadRequest, node: KvNode): Promise<KvResponse> {
+  const sm = queryable(node.stateMachine);
+  if (request.mode !== 'stale') {
+    if (!node.isLeader()) return { type: 'notLeader', leaderHint: node.leaderHint() };
+    try {
+      const leased = request.mode === 'lease' && (await node.leaseRead?.(request.leaseClockDriftMs)) === true;
+      if (!leased) await node.readIndex();
+    } catch (err) {
+      return { type: 'unavailable', reason: `read not confirmed by a quorum: ${message(err)}` };
+    }
+  }
+  return { type: 'read', results: request.queries.map((q) => sm.query(q)) };
+}
+
+/** matches tells whether `result` is a KV apply result for `entry` (the type and, for batches, client and seqs). */
+function matches(entry: KvEntry, result: unknown): result is KvApplyResult {
+  if (typeof result !== 'object' || result === null) return false;
+  const r = result as Partial<Record<string, unknown>>;
+  if (entry.type === 'register') return r.type === 'registered' && typeof r.clientId === 'number';
+  if (r.type === 'rejected') return typeof r.reason === 'string';
+  if (r.clientId !== entry.clientId) return false;
+  if (r.type === 'sessionExpired') return true;
+  if (r.type !== 'applied' || !Array.isArray(r.results) || r.results.length !== entry.commands.length)
+    return false;
+  return entry.commands.every((c, i) => (r.results as Array<{ seq?: unknown }>)[i]?.seq === c.seq);
+}
+
+function queryable(sm: StateMachine): KvQueryable {
+  const q = sm as Partial<KvQueryable>;
+  if (typeof q.query !== 'function') {
+    throw new TypeError(
+      'handleKvRequest: the node state machine has no query() method; start the cluster with the KV state machine',
+    );
+  }
+  return q as KvQueryable;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function describe(result: unknown): string {
+  const type = (result as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? `a '${type}' result` : typeof result;
+}

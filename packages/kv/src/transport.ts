@@ -1,0 +1,22 @@
+/**
+ * KvTransport is how a {@link KvClient} reaches the nodes of a cluster; the
+ * runtime implements it with a MessagePort per node worker, the tests with an
+ * in-memory fake. It carries opaque bytes: encoded {@link KvRequest}s out and
+ * encoded {@link KvResponse}s back (codec.ts), which the node side produces
+ * with `handleKvRequest` (server.ts).
+ */
+export interface KvTransport {
+  /** The ids of every node of the cluster, in a fixed order (the client walks them looking for the leader). */
+  readonly nodes: readonly string[];
+  /**
+   * send delivers one encoded request to `nodeId` and resolves with its
+   * encoded response. It rejects when no response comes within `timeoutMs`
+   * or the node cannot answer (crashed, restarted, port closed). Reject with
+   * an `UndeliveredError` only when the request surely never reached the node
+   * (the client may then report a write as not applied); any other rejection
+   * means "maybe delivered". A late response after a rejection is dropped.
+   */
+  send(nodeId: string, request: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** close releases the transport's resources; called once by `KvClient.close`. */
+  close?(): void | Promise<void>;
+}
