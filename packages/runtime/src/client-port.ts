@@ -34,7 +34,12 @@ export function serveClientPort(
   let warned = false;
   port.on('message', (m: unknown) => {
     const r = m as Partial<ClientRequest>;
-    if (typeof r !== 'object' || r === null || !Number.isSafeInteger(r.id) || !(r.request instanceof Uint8Array)) {
+    if (
+      typeof r !== 'object' ||
+      r === null ||
+      !Number.isSafeInteger(r.id) ||
+      !(r.request instanceof Uint8Array)
+    ) {
       if (!warned) warn('dropped a malformed client request (further ones are dropped silently)');
       warned = true;
       return;
@@ -44,10 +49,16 @@ export function serveClientPort(
       (response) => {
         // Transfer the buffer when the response owns all of it; copy otherwise.
         const whole = response.byteOffset === 0 && response.byteLength === response.buffer.byteLength;
-        port.postMessage({ id, response } satisfies ClientResponse, whole ? [response.buffer as ArrayBuffer] : []);
+        port.postMessage(
+          { id, response } satisfies ClientResponse,
+          whole ? [response.buffer as ArrayBuffer] : [],
+        );
       },
       (err: unknown) =>
-        port.postMessage({ id, error: err instanceof Error ? err.message : String(err) } satisfies ClientResponse),
+        port.postMessage({
+          id,
+          error: err instanceof Error ? err.message : String(err),
+        } satisfies ClientResponse),
     );
   });
 }
@@ -89,7 +100,9 @@ export class ClientPorts implements KvTransport {
       if (p.node !== node) continue;
       this.pending.delete(id);
       clearTimeout(p.timer);
-      p.reject(new Error(`${node} ${why} before answering: the request may or may not have been carried out`));
+      p.reject(
+        new Error(`${node} ${why} before answering: the request may or may not have been carried out`),
+      );
     }
   }
 

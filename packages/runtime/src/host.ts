@@ -8,8 +8,8 @@ import {
   type RaftConfig,
   RaftNode,
   type Random,
-  type Ready,
   type ReadMode,
+  type Ready,
 } from '@xraft/core';
 import type { Storage } from '@xraft/storage';
 import type { InspectionEvent } from 'xstate';
@@ -284,7 +284,8 @@ export class NodeHost {
       return;
     }
     batch.forEach((p, i) => {
-      if (r.isLeader && p.applied !== undefined) this.awaited.set(r.index + i, { term: r.term, ...p.applied });
+      if (r.isLeader && p.applied !== undefined)
+        this.awaited.set(r.index + i, { term: r.term, ...p.applied });
       p.resolve(r.isLeader ? { ...r, index: r.index + i } : r);
     });
     this.turn();
@@ -337,7 +338,8 @@ export class NodeHost {
   private failWaiters(error: Error): void {
     for (const w of this.awaited.values()) w.reject(error);
     this.awaited.clear();
-    for (const mode of ['safe', 'lease'] as const) for (const w of this.gathered[mode].splice(0)) w.reject(error);
+    for (const mode of ['safe', 'lease'] as const)
+      for (const w of this.gathered[mode].splice(0)) w.reject(error);
     for (const waiters of this.readBatches.values()) for (const w of waiters) w.reject(error);
     this.readBatches.clear();
     for (const c of this.confirmed.splice(0)) for (const w of c.waiters) w.reject(error);
@@ -431,7 +433,8 @@ export class NodeHost {
       if (waiter !== undefined) {
         this.awaited.delete(e.index);
         if (waiter.term === e.term) waiter.resolve(result);
-        else waiter.reject(new Error(`${this.options.id}: entry ${e.index} was replaced by a later leader's`));
+        else
+          waiter.reject(new Error(`${this.options.id}: entry ${e.index} was replaced by a later leader's`));
       }
     }
     if (commands.length > 0) this.options.onApplied(commands);

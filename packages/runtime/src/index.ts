@@ -1,14 +1,4 @@
 export {
-  type ApplyListener,
-  Cluster,
-  type ClusterOptions,
-  type ClusterStats,
-  type LogEntry,
-  type NetworkSettings,
-  type NodeState,
-  type SubmitResult,
-} from './cluster.js';
-export {
   ClosedError,
   type GetOptions,
   KvClient,
@@ -18,6 +8,16 @@ export {
   TimeoutError,
 } from '@xraft/kv';
 export { ClientPorts, serveClientPort } from './client-port.js';
+export {
+  type ApplyListener,
+  Cluster,
+  type ClusterOptions,
+  type ClusterStats,
+  type LogEntry,
+  type NetworkSettings,
+  type NodeState,
+  type SubmitResult,
+} from './cluster.js';
 export {
   type ControlApi,
   ControlClient,

@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Entry, HardState, PersistedState } from '@xraft/core';
 import type { Snapshot, Storage } from '@xraft/storage';
 
-type Op = 'load' | 'persist' | 'entries' | 'saveSnapshot' | 'loadSnapshot' | 'compact';
+type Op = 'load' | 'persist' | 'entries' | 'saveSnapshot' | 'loadSnapshot' | 'compact' | 'installSnapshot';
 
 interface Request {
   readonly id: number;
@@ -21,6 +21,7 @@ const OPS: ReadonlySet<string> = new Set<Op>([
   'saveSnapshot',
   'loadSnapshot',
   'compact',
+  'installSnapshot',
 ]);
 
 /**
@@ -95,6 +96,10 @@ export class RemoteStorage implements Storage {
 
   compact(index: number): Promise<void> {
     return this.call('compact', [index]) as Promise<void>;
+  }
+
+  installSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.call('installSnapshot', [snapshot]) as Promise<void>;
   }
 
   /** close waits for pending calls, then closes this side's port; the data stays with the main thread. */

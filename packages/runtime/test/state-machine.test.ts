@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { KvStateMachine } from '@xraft/kv';
+import { describe, expect, it } from 'vitest';
 import { Cluster, LogRecorder, loadStateMachine } from '../src/index.js';
 import { cmd, Harness, waitFor } from './harness.js';
 

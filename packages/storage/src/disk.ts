@@ -1,12 +1,18 @@
-import { type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type PersistedState } from '@xraft/core';
 import { fsyncDir, writeAllAt } from './files.js';
-import type { LogState } from './log-state.js';
+import { checkSnapshotMeta, type LogState } from './log-state.js';
 import { recover, type SegmentInfo, segmentFileName } from './recovery.js';
-import { readSnapshotFile, SNAPSHOT_FILE, snapshotFileName, writeSnapshotFile } from './snapshot-file.js';
+import {
+  installFileName,
+  readSnapshotFile,
+  SNAPSHOT_FILE,
+  snapshotFileName,
+  writeSnapshotFile,
+} from './snapshot-file.js';
 import type { Snapshot, SnapshotMeta, Storage } from './storage.js';
-import { BEGIN_BYTES, encodeBegin, encodeSegmentStart, encodeWrite } from './wal.js';
+import { BEGIN_BYTES, encodeBegin, encodeSegmentStart, encodeWrite, type InstallRecord } from './wal.js';
 
 /** DiskStorageOptions tune a {@link DiskStorage}. */
 export interface DiskStorageOptions {
@@ -50,9 +56,27 @@ type WriteOp = Pending & {
   readonly hardState: HardState | null;
   readonly maxIndex: number;
 };
-/** A queued compaction: start a segment whose header carries the new compaction point, then delete covered segments. */
-type CompactOp = Pending & { readonly kind: 'compact'; readonly offset: number; readonly offsetTerm: number };
-type Op = WriteOp | CompactOp;
+/**
+ * A queued compaction: once the snapshot saves called before it are done (`after`), start a
+ * segment whose header carries the new compaction point, then delete covered segments.
+ */
+type CompactOp = Pending & {
+  readonly kind: 'compact';
+  readonly offset: number;
+  readonly offsetTerm: number;
+  readonly after: Promise<void>;
+};
+/**
+ * A queued install (§7): `staged` writes the snapshot to `snap-<index>.install`; then a segment
+ * whose first group records the install commits it, and the file is renamed to `snap-<index>.snap`.
+ */
+type InstallOp = Pending & {
+  readonly kind: 'install';
+  readonly install: InstallRecord;
+  readonly meta: SnapshotMeta;
+  readonly staged: Promise<void>;
+};
+type Op = WriteOp | CompactOp | InstallOp;
 
 /**
  * DiskStorage is a server's durable {@link Storage} in one directory,
@@ -86,8 +110,14 @@ export class DiskStorage implements Storage {
 
   private state: LogState | null = null;
   private loading: Promise<PersistedState> | null = null;
+  /** The latest snapshot on disk (what loadSnapshot reads). */
   private snapshotMeta: SnapshotMeta | null = null;
-  /** Snapshot writes, one after another. */
+  /**
+   * The latest snapshot saved or installed by the calls so far, durable or not: the one
+   * loadSnapshot returns once they finish, and the one compact and installSnapshot go by.
+   */
+  private issued: SnapshotMeta | null = null;
+  /** Snapshot file writes, one after another; it settles once every one called so far finished. */
   private snapshotChain: Promise<void> = Promise.resolve();
 
   // The writer. Invariant: every byte of `segment` before `position` is synced.
@@ -157,6 +187,7 @@ export class DiskStorage implements Storage {
     };
     const found = await recover(this.dir, warn);
     this.snapshotMeta = found.snapshot;
+    this.issued = found.snapshot;
     this.segments = found.segments;
     const state = found.state;
     this.written = { hardState: state.hardState, offset: state.offset, offsetTerm: state.offsetTerm };
@@ -186,20 +217,61 @@ export class DiskStorage implements Storage {
    */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     this.ready('saveSnapshot');
-    const { index, term } = snapshot.meta;
-    if (!Number.isSafeInteger(index) || index < 0 || !Number.isSafeInteger(term) || term < 0) {
-      throw new RangeError(`saveSnapshot: index ${index} and term ${term} must be non-negative integers`);
-    }
+    checkSnapshotMeta('saveSnapshot', snapshot.meta);
+    const { index } = snapshot.meta;
+    const ignored = this.issued !== null && index < this.issued.index;
+    if (!ignored) this.issued = snapshot.meta;
     // Queued before a close(), it still completes: close() waits for it.
     const run = this.snapshotChain.then(async () => {
-      const prev = this.snapshotMeta;
-      if (prev !== null && snapshot.meta.index < prev.index) return;
-      await writeSnapshotFile(join(this.dir, snapshotFileName(snapshot.meta.index)), snapshot);
-      this.snapshotMeta = snapshot.meta;
-      await this.removeSnapshotsBefore(snapshot.meta.index);
+      if (this.failed !== null) throw this.failed;
+      if (ignored) return;
+      try {
+        await writeSnapshotFile(join(this.dir, snapshotFileName(index)), snapshot);
+        this.snapshotMeta = snapshot.meta;
+        await this.removeSnapshotsBefore(index);
+      } catch (err) {
+        throw this.fail('saving a snapshot', err);
+      }
     });
     this.snapshotChain = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * installSnapshot makes a leader's snapshot the server's state (§7), in
+   * call order with the other writes; the log changes at once (a persist
+   * called next may start at `index + 1`). On disk, each step durable before
+   * the next: (1) the snapshot is written to `snap-<index>.install` (temp
+   * file, fdatasync, rename, directory fsync), beside the persists before it;
+   * (2) after those, a new segment starts with one group
+   * `[Begin][Header][HardState][Install]` (fdatasync, directory fsync): the
+   * commit point; (3) the file is renamed to `snap-<index>.snap` (directory
+   * fsync); (4) older snapshots and the segments holding only discarded
+   * entries are deleted. Recovery removes a staged file the log does not
+   * record and renames one it does, so a crash anywhere leaves the old state
+   * or the new one.
+   */
+  async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const state = this.ready('installSnapshot');
+    checkSnapshotMeta('installSnapshot', snapshot.meta);
+    const earlierSnapshots = this.snapshotChain;
+    if (!state.install(snapshot.meta, this.issued)) {
+      // Ignored: resolves once the writes before it are done, as an empty persist does.
+      await this.enqueue((p) => ({ kind: 'write', buf: null, hardState: null, maxIndex: 0, ...p }));
+      await earlierSnapshots;
+      return;
+    }
+    this.issued = snapshot.meta;
+    const { index, term } = snapshot.meta;
+    const install: InstallRecord = { index, term, last: state.lastIndex };
+    const staged = earlierSnapshots.then(() => {
+      if (this.failed !== null) throw this.failed;
+      return writeSnapshotFile(join(this.dir, installFileName(index)), snapshot);
+    });
+    staged.catch(() => {}); // the install op awaits it; a failure rejects that op
+    const done = this.enqueue((p) => ({ kind: 'install', install, meta: snapshot.meta, staged, ...p }));
+    this.snapshotChain = done.catch(() => {});
+    return done;
   }
 
   /** loadSnapshot reads and verifies the latest snapshot; CorruptionError if it is damaged. */
@@ -221,9 +293,10 @@ export class DiskStorage implements Storage {
     const state = this.ready('compact');
     if (index <= state.offset)
       return this.enqueue((p) => ({ kind: 'write', buf: null, hardState: null, maxIndex: 0, ...p }));
-    const term = state.compactTerm(index, this.snapshotMeta);
+    const term = state.compactTerm(index, this.issued);
     state.compact(index, term);
-    return this.enqueue((p) => ({ kind: 'compact', offset: index, offsetTerm: term, ...p }));
+    const after = this.snapshotChain;
+    return this.enqueue((p) => ({ kind: 'compact', offset: index, offsetTerm: term, after, ...p }));
   }
 
   /** close waits for queued writes and snapshot saves, then closes the log. Later calls reject. */
@@ -269,7 +342,8 @@ export class DiskStorage implements Storage {
   /**
    * drain is the group commit: it takes every queued persist, writes them with
    * one writev and makes them durable with one fdatasync, resolves them all,
-   * and repeats while more arrived meanwhile. A compaction ends a group.
+   * and repeats while more arrived meanwhile. A compaction or an install
+   * ends a group.
    */
   private async drain(): Promise<void> {
     // Let the other writes issued in this turn of the event loop join the first group.
@@ -277,11 +351,20 @@ export class DiskStorage implements Storage {
     let group: Op[] = [];
     try {
       while (this.queue.length > 0) {
+        if (this.failed !== null) throw this.failed;
         const head = this.queue[0]!;
         if (head.kind === 'compact') {
           group = [this.queue.shift()!];
+          await head.after; // the snapshot covering the compaction is on disk first
+          if (this.failed !== null) throw this.failed;
           await this.startSegment({ offset: head.offset, offsetTerm: head.offsetTerm });
           await this.deleteCompactedSegments(head.offset);
+          head.resolve();
+          continue;
+        }
+        if (head.kind === 'install') {
+          group = [this.queue.shift()!];
+          await this.commitInstall(head);
           head.resolve();
           continue;
         }
@@ -313,22 +396,52 @@ export class DiskStorage implements Storage {
         for (const op of group) op.resolve();
       }
     } catch (err) {
-      this.failed = new Error(
-        `DiskStorage: writing the log in ${this.dir} failed (${(err as Error).message}); this storage accepts no more writes: restart the node so it recovers from what is on disk`,
-        { cause: err },
-      );
-      for (const op of [...group, ...this.queue.splice(0)]) op.reject(this.failed);
+      const failed = this.fail('writing the log', err);
+      for (const op of [...group, ...this.queue.splice(0)]) op.reject(failed);
     } finally {
       this.draining = null;
     }
   }
 
+  /** fail poisons the storage after a failed write (the first failure is kept) and returns the error every later call gets. */
+  private fail(what: string, err: unknown): Error {
+    this.failed ??= new Error(
+      `DiskStorage: ${what} in ${this.dir} failed (${(err as Error).message}); this storage accepts no more writes: restart the node so it recovers from what is on disk`,
+      { cause: err },
+    );
+    return this.failed;
+  }
+
+  /**
+   * commitInstall carries out steps 2 to 4 of {@link installSnapshot} once
+   * the staged file is durable. A crash before the new segment's first group
+   * is whole leaves the old state (recovery drops the torn segment and the
+   * staged file); after it, the new state (recovery renames the staged file
+   * if the crash came first).
+   */
+  private async commitInstall(op: InstallOp): Promise<void> {
+    const { index, term, last } = op.install;
+    await op.staged.catch((err: unknown) => {
+      throw this.fail('writing an installed snapshot', err);
+    });
+    await this.startSegment({ offset: index, offsetTerm: term }, op.install);
+    await rename(join(this.dir, installFileName(index)), join(this.dir, snapshotFileName(index)));
+    await fsyncDir(this.dir);
+    this.snapshotMeta = op.meta;
+    await this.removeSnapshotsBefore(index);
+    // With nothing kept after the snapshot, every older segment holds only compacted or discarded entries.
+    await this.deleteCompactedSegments(last === index ? Number.POSITIVE_INFINITY : index);
+  }
+
   /**
    * startSegment begins the next segment with a header write (compaction
-   * point, hard state), synced together with the directory entry, and makes
-   * it the one appended to.
+   * point, hard state, and the install that starts it, if one does), synced
+   * together with the directory entry, and makes it the one appended to.
    */
-  private async startSegment(compaction?: { offset: number; offsetTerm: number }): Promise<void> {
+  private async startSegment(
+    compaction?: { offset: number; offsetTerm: number },
+    install: InstallRecord | null = null,
+  ): Promise<void> {
     if (compaction !== undefined) {
       this.written.offset = compaction.offset;
       this.written.offsetTerm = compaction.offsetTerm;
@@ -338,6 +451,7 @@ export class DiskStorage implements Storage {
     const start = encodeSegmentStart(
       { seq, offset: this.written.offset, offsetTerm: this.written.offsetTerm },
       this.written.hardState,
+      install,
     );
     const fh = await open(path, 'wx');
     try {

@@ -1,6 +1,14 @@
 import { EMPTY_HARD_STATE, type Entry, type HardState, type PersistedState } from '@xraft/core';
 import type { SnapshotMeta } from './storage.js';
 
+/** checkSnapshotMeta throws RangeError unless a snapshot's index and term are non-negative integers. */
+export function checkSnapshotMeta(op: string, meta: SnapshotMeta): void {
+  const { index, term } = meta;
+  if (!Number.isSafeInteger(index) || index < 0 || !Number.isSafeInteger(term) || term < 0) {
+    throw new RangeError(`${op}: snapshot index ${index} and term ${term} must be non-negative integers`);
+  }
+}
+
 /**
  * LogState is the in-memory image of a server's stable storage that both
  * MemoryStorage and DiskStorage keep: hard state, the log after the
@@ -82,6 +90,22 @@ export class LogState {
       );
     }
     return e.term;
+  }
+
+  /**
+   * install applies a snapshot received from the leader (§7) whose last entry
+   * is `snapshot` = (index, term), unless `stored` (the latest snapshot saved
+   * or installed) or the compaction point already reaches `index`: then it
+   * returns false and changes nothing. Otherwise the log becomes the stored
+   * entries after `index` if the entry at `index` has `term` ("retain log
+   * entries following it"), else empty; the hard state is untouched.
+   */
+  install(snapshot: SnapshotMeta, stored: SnapshotMeta | null): boolean {
+    const { index, term } = snapshot;
+    if (index <= this.offset || (stored !== null && index <= stored.index)) return false;
+    if (this.log[index - this.offset - 1]?.term !== term) this.log = [];
+    this.compact(index, term);
+    return true;
   }
 
   /** compact drops entries up to and including `index` (index > offset), recording `term` as the compaction point's term. */

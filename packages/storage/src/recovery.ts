@@ -1,11 +1,18 @@
-import { open, readdir, readFile, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { EMPTY_HARD_STATE, type Entry, type HardState } from '@xraft/core';
 import { fsyncDir } from './files.js';
 import { LogState } from './log-state.js';
-import { readSnapshotFile, SNAPSHOT_FILE, snapshotFileName } from './snapshot-file.js';
+import { INSTALL_FILE, readSnapshotFile, SNAPSHOT_FILE, snapshotFileName } from './snapshot-file.js';
 import { CorruptionError, type SnapshotMeta } from './storage.js';
-import { findGroupBegin, RecordKind, readRecord, type SegmentHeader, type WalRecord } from './wal.js';
+import {
+  findGroupBegin,
+  type InstallRecord,
+  RecordKind,
+  readRecord,
+  type SegmentHeader,
+  type WalRecord,
+} from './wal.js';
 
 /** SEGMENT_FILE matches log segment names; group 1 is the segment's sequence number. */
 export const SEGMENT_FILE = /^(\d{16})\.wal$/;
@@ -33,12 +40,13 @@ export interface Recovered {
 }
 
 /**
- * recover reads a node's directory: verifies the latest snapshot, replays
- * every segment in order checking each record's checksum, repairs a torn
- * tail of the last segment (an unacknowledged write cut short by a crash:
- * truncated, with a warning) and throws {@link CorruptionError} for damage
- * anywhere else. What it replayed is synced before it returns, so nothing the
- * node goes on to build on can vanish in a later power loss.
+ * recover reads a node's directory: replays every segment in order checking
+ * each record's checksum, repairs a torn tail of the last segment (an
+ * unacknowledged write cut short by a crash: truncated, with a warning),
+ * finishes or undoes an install interrupted by a crash, verifies the latest
+ * snapshot, and throws {@link CorruptionError} for damage anywhere else. What
+ * it replayed is synced before it returns, so nothing the node goes on to
+ * build on can vanish in a later power loss.
  */
 export async function recover(dir: string, warn: (message: string) => void): Promise<Recovered> {
   const names = await readdir(dir);
@@ -46,16 +54,6 @@ export async function recover(dir: string, warn: (message: string) => void): Pro
     await rm(join(dir, name), { force: true });
     warn(`removed ${join(dir, name)}: a snapshot write that never finished (it was not acknowledged)`);
   }
-
-  const snapshots = names
-    .map((n) => SNAPSHOT_FILE.exec(n))
-    .filter((m) => m !== null)
-    .map((m) => ({ index: Number(m[1]), path: join(dir, m[0]) }))
-    .sort((a, b) => a.index - b.index);
-  const latest = snapshots.at(-1);
-  const snapshot = latest === undefined ? null : (await readSnapshotFile(latest.path)).meta;
-  // Older snapshots are left behind only by a crash between saving a newer one and deleting them.
-  for (const s of snapshots.slice(0, -1)) await rm(s.path, { force: true });
 
   const files = names
     .map((n) => SEGMENT_FILE.exec(n))
@@ -77,6 +75,36 @@ export async function recover(dir: string, warn: (message: string) => void): Pro
     const kept = await replaySegment(file.path, file.seq, i === files.length - 1, replay, warn);
     if (kept !== null) segments.push(kept);
   }
+
+  const snapshots = names
+    .map((n) => SNAPSHOT_FILE.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => ({ index: Number(m[1]), path: join(dir, m[0]) }));
+  for (const staged of names.map((n) => INSTALL_FILE.exec(n)).filter((m) => m !== null)) {
+    const index = Number(staged[1]);
+    const path = join(dir, staged[0]);
+    if (replay.lastInstall !== index) {
+      await rm(path, { force: true });
+      warn(
+        `removed ${path}: an install of snapshot ${index} that a crash cut short before the log recorded it (it was not acknowledged)`,
+      );
+      continue;
+    }
+    // The log recorded the install, a crash came before the rename: finish it.
+    await readSnapshotFile(path);
+    const final = join(dir, snapshotFileName(index));
+    await rename(path, final);
+    await fsyncDir(dir);
+    snapshots.push({ index, path: final });
+    warn(
+      `finished installing snapshot ${index}: renamed ${path} to ${final} (the log had recorded the install before a crash)`,
+    );
+  }
+  snapshots.sort((a, b) => a.index - b.index);
+  const latest = snapshots.at(-1);
+  const snapshot = latest === undefined ? null : (await readSnapshotFile(latest.path)).meta;
+  // Older snapshots are left behind only by a crash between saving a newer one and deleting them.
+  for (const s of snapshots.slice(0, -1)) await rm(s.path, { force: true });
   if (segments.length === 0 && latest !== undefined) {
     // A snapshot is only ever saved after load() started a segment: the log was lost.
     throw new CorruptionError(
@@ -214,15 +242,18 @@ async function replaySegment(
 /**
  * Replay rebuilds the log from records, applying each write's effect in
  * order: an entry at index i first cuts every entry from i on (§5.3), a
- * segment header moves the compaction point (§7). The first segment still
- * on disk may begin past its own header's compaction point (older segments
- * were deleted after a later compaction); `finish` checks that a later
- * compaction point covers that gap.
+ * segment header moves the compaction point (§7), an install record cuts the
+ * entries after its `last` and moves the compaction point to its snapshot
+ * (§7). The first segment still on disk may begin past its own header's
+ * compaction point (older segments were deleted after a later compaction);
+ * `finish` checks that a later compaction point covers that gap.
  */
 class Replay {
   hardState: HardState = EMPTY_HARD_STATE;
   offset = 0;
   offsetTerm = 0;
+  /** The snapshot index of the last Install record replayed (0: none). */
+  lastInstall = 0;
   /** Index of log[0]. Invariant: first > offset. */
   private first = 1;
   private log: Entry[] = [];
@@ -239,6 +270,9 @@ class Replay {
         return;
       case RecordKind.Entry:
         this.entry(record.entry, where);
+        return;
+      case RecordKind.Install:
+        this.install(record.install, where);
         return;
       case RecordKind.Begin:
         throw where('a group begin inside a group');
@@ -259,11 +293,40 @@ class Replay {
       );
     }
     if (h.offset === this.offset) return;
-    const drop = Math.min(Math.max(0, h.offset - this.first + 1), this.log.length);
+    this.compactTo(h.offset, h.offsetTerm);
+  }
+
+  private install(r: InstallRecord, where: (detail: string) => CorruptionError): void {
+    if (r.index < this.offset || (r.index === this.offset && r.term !== this.offsetTerm)) {
+      throw where(
+        `the install of snapshot (${r.index}, term ${r.term}) contradicts the compaction point (${this.offset}, term ${this.offsetTerm})`,
+      );
+    }
+    const end = this.first + this.log.length - 1;
+    if (this.log.length > 0 && end < r.last) {
+      throw where(
+        `the install of snapshot ${r.index} kept the entries through ${r.last}, but the log ends at ${end}`,
+      );
+    }
+    this.log.length = Math.max(0, Math.min(this.log.length, r.last - this.first + 1));
+    if (this.log.length > 0) this.compactTo(r.index, r.term);
+    else {
+      // Any entries it kept are in no segment read: those were deleted once a later compaction
+      // covered them. The log resumes after them; finish() checks that compaction came.
+      this.offset = r.index;
+      this.offsetTerm = r.term;
+      this.first = r.last + 1;
+    }
+    this.lastInstall = r.index;
+  }
+
+  /** compactTo drops the entries through `offset` and makes it the compaction point. */
+  private compactTo(offset: number, offsetTerm: number): void {
+    const drop = Math.min(Math.max(0, offset - this.first + 1), this.log.length);
     this.log = this.log.slice(drop);
-    this.first = this.log.length > 0 ? this.first + drop : h.offset + 1;
-    this.offset = h.offset;
-    this.offsetTerm = h.offsetTerm;
+    this.first = this.log.length > 0 ? this.first + drop : offset + 1;
+    this.offset = offset;
+    this.offsetTerm = offsetTerm;
   }
 
   private entry(e: Entry, where: (detail: string) => CorruptionError): void {
@@ -272,7 +335,8 @@ class Replay {
     }
     const last = this.first + this.log.length - 1;
     if (this.log.length === 0) {
-      if (this.sawEntry && e.index !== this.first) {
+      // (Below `first` only after an install whose kept entries were in deleted segments: a cut into them.)
+      if (this.sawEntry && e.index > this.first) {
         throw where(`entry ${e.index} leaves a gap after entry ${this.first - 1}`);
       }
       this.first = e.index;
@@ -291,7 +355,7 @@ class Replay {
 
   /** finish checks the log joins the compaction point and returns the recovered state. */
   finish(firstFile: string): LogState {
-    if (this.log.length > 0 && this.first !== this.offset + 1) {
+    if (this.first !== this.offset + 1) {
       throw new CorruptionError(
         firstFile,
         0,

@@ -17,6 +17,10 @@ import { CorruptionError, type Snapshot, type SnapshotMeta } from './storage.js'
  * It is written to `<name>.tmp`, synced, renamed into place and the directory
  * synced, so a crash leaves either the old snapshot or the new one, never a
  * mix; a leftover `.tmp` was never acknowledged and is removed on load.
+ *
+ * A snapshot being installed from the leader (§7) is first written the same
+ * way to `snap-<index>.install`, and renamed to `snap-<index>.snap` only after
+ * the log records the install (`DiskStorage.installSnapshot`).
  */
 
 const MAGIC = Buffer.from('xraftSNP', 'latin1');
@@ -27,9 +31,17 @@ const CHUNK = 64 * 1024;
 /** SNAPSHOT_FILE matches snapshot file names; group 1 is the index. */
 export const SNAPSHOT_FILE = /^snap-(\d{16})\.snap$/;
 
+/** INSTALL_FILE matches staged install files; group 1 is the index. */
+export const INSTALL_FILE = /^snap-(\d{16})\.install$/;
+
 /** snapshotFileName names the file of a snapshot covering `index`. */
 export function snapshotFileName(index: number): string {
   return `snap-${String(index).padStart(16, '0')}.snap`;
+}
+
+/** installFileName names the staged file of a snapshot covering `index` while it is being installed. */
+export function installFileName(index: number): string {
+  return `snap-${String(index).padStart(16, '0')}.install`;
 }
 
 /** writeSnapshotFile stores `snapshot` at `path` atomically and durably (temp file, sync, rename, sync dir). */
@@ -83,7 +95,7 @@ export async function readSnapshotFile(path: string): Promise<Snapshot> {
   ] as const) {
     if (!Number.isSafeInteger(n) || n < 0) throw bad(at, `header holds ${n} where a count belongs`);
   }
-  const named = SNAPSHOT_FILE.exec(basename(path));
+  const named = SNAPSHOT_FILE.exec(basename(path)) ?? INSTALL_FILE.exec(basename(path));
   if (named !== null && Number(named[1]) !== index) {
     throw bad(10, `header says index ${index} but the file name says ${Number(named[1])}`);
   }

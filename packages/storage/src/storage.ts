@@ -46,12 +46,27 @@ export interface Storage {
   entries(lo: number, hi: number): Promise<Entry[]>;
   /** saveSnapshot stores a snapshot durably, replacing an older one; a snapshot older than the stored one is ignored. */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /**
+   * installSnapshot makes a snapshot received from the leader (InstallSnapshot, §7) the server's
+   * state, durably and atomically: afterwards loadSnapshot() returns it and load() reports
+   * snapshot {index, term}. Stored entries up to snapshot.meta.index are discarded; if the stored
+   * log holds an entry at meta.index with term meta.term, the entries after it are kept (§7
+   * "retain log entries following it"), otherwise every stored entry is discarded. The hard state
+   * is unchanged. A snapshot at or before the stored snapshot's index is ignored (resolves).
+   * A crash at any instruction leaves either the old state or the new one, never a mix
+   * (a snapshot without its log reset, or a log reset without its snapshot).
+   *
+   * Like every write it applies after the writes called before it and before those called after
+   * it: a persist called next may start at meta.index + 1 at once. RangeError for an index or
+   * term that is not a non-negative integer.
+   */
+  installSnapshot(snapshot: Snapshot): Promise<void>;
   /** loadSnapshot returns the latest snapshot, or null if none was saved. */
   loadSnapshot(): Promise<Snapshot | null>;
   /**
-   * compact discards entries up to and including `index`, which a saved
-   * snapshot must cover and which must be stored or be the snapshot's own last
-   * entry (RangeError otherwise) (§7). load() then reports `snapshot: {index,
+   * compact discards entries up to and including `index`, which a snapshot
+   * saved or installed by an earlier call (awaited or not) must cover and which
+   * must be stored or be the snapshot's own last entry (RangeError otherwise) (§7). load() then reports `snapshot: {index,
    * term}` and the entries after it. Compacting at or before the current
    * compaction point does nothing.
    */

@@ -20,7 +20,9 @@ import type { Entry, HardState } from '@xraft/core';
  * later group was written, hence that the damage is not a torn final write.
  * Every segment starts with a group `[Begin][Header][HardState]` carrying the
  * compaction point and hard state at the time the segment was started, so
- * older segments can be deleted after compaction (§7).
+ * older segments can be deleted after compaction (§7). A segment started by
+ * installing a leader's snapshot adds an `Install` record to that group: the
+ * commit point of the install (`DiskStorage.installSnapshot`).
  *
  * Numbers are float64 LE: indexes and terms are JavaScript safe integers.
  */
@@ -35,6 +37,8 @@ export const RecordKind = {
   Entry: 3,
   /** First record of every group: the group's total length. */
   Begin: 4,
+  /** A snapshot from the leader was installed (§7): compaction point (index, term), entries after `last` discarded. */
+  Install: 5,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
@@ -50,6 +54,7 @@ const ENTRY_BODY = 1 + 1 + 8 + 8; // kind, type, index, term
 const HARDSTATE_BODY = 1 + 8 + 8 + 1; // kind, term, commit, vote present
 const HEADER_BODY = 1 + 8 + 2 + 8 + 8 + 8; // kind, magic, version, seq, offset, offsetTerm
 const BEGIN_BODY = 1 + 8; // kind, group length
+const INSTALL_BODY = 1 + 8 + 8 + 8; // kind, index, term, last
 /** BEGIN_BYTES is the size of a group's Begin record. */
 export const BEGIN_BYTES = HEADER_BYTES + BEGIN_BODY;
 
@@ -61,9 +66,23 @@ export interface SegmentHeader {
   readonly offsetTerm: number;
 }
 
+/**
+ * InstallRecord is the body of an Install record: the snapshot covering the log
+ * through `index` (whose entry has `term`) became the server's state (§7);
+ * entries after `last` are discarded, entries through `index` compacted.
+ * `last` is `index` when the whole log was discarded, or the last stored
+ * entry when the log held the snapshot's last entry and its suffix was kept.
+ */
+export interface InstallRecord {
+  readonly index: number;
+  readonly term: number;
+  readonly last: number;
+}
+
 /** WalRecord is one decoded record. */
 export type WalRecord =
   | { readonly kind: typeof RecordKind.Header; readonly header: SegmentHeader }
+  | { readonly kind: typeof RecordKind.Install; readonly install: InstallRecord }
   | { readonly kind: typeof RecordKind.HardState; readonly hardState: HardState }
   | { readonly kind: typeof RecordKind.Entry; readonly entry: Entry }
   | { readonly kind: typeof RecordKind.Begin; readonly groupBytes: number };
@@ -115,10 +134,24 @@ export function encodeBegin(bytes: number): Buffer {
   return buf;
 }
 
-/** encodeSegmentStart encodes the group that starts a segment: Begin, its header, the hard state. */
-export function encodeSegmentStart(header: SegmentHeader, hardState: HardState): Buffer {
+/**
+ * encodeSegmentStart encodes the group that starts a segment: Begin, its
+ * header, the hard state, and the Install record of the snapshot installed
+ * when the segment starts for one.
+ */
+export function encodeSegmentStart(
+  header: SegmentHeader,
+  hardState: HardState,
+  install: InstallRecord | null = null,
+): Buffer {
   const vote = hardState.vote !== null ? encoder.encode(hardState.vote) : null;
-  const size = HEADER_BYTES + HEADER_BODY + HEADER_BYTES + HARDSTATE_BODY + (vote?.length ?? 0);
+  const size =
+    HEADER_BYTES +
+    HEADER_BODY +
+    HEADER_BYTES +
+    HARDSTATE_BODY +
+    (vote?.length ?? 0) +
+    (install === null ? 0 : HEADER_BYTES + INSTALL_BODY);
   const buf = Buffer.allocUnsafe(BEGIN_BYTES + size);
   encodeBegin(size).copy(buf, 0);
   let at = BEGIN_BYTES + HEADER_BYTES;
@@ -129,7 +162,15 @@ export function encodeSegmentStart(header: SegmentHeader, hardState: HardState):
   buf.writeDoubleLE(header.offset, at + 19);
   buf.writeDoubleLE(header.offsetTerm, at + 27);
   at = seal(buf, BEGIN_BYTES, HEADER_BODY);
-  putHardState(buf, at, hardState, vote);
+  at = putHardState(buf, at, hardState, vote);
+  if (install !== null) {
+    const p = at + HEADER_BYTES;
+    buf[p] = RecordKind.Install;
+    buf.writeDoubleLE(install.index, p + 1);
+    buf.writeDoubleLE(install.term, p + 9);
+    buf.writeDoubleLE(install.last, p + 17);
+    seal(buf, at, INSTALL_BODY);
+  }
   return buf;
 }
 
@@ -252,6 +293,15 @@ function decodePayload(p: Buffer): WalRecord | string {
       const offsetTerm = p.readDoubleLE(27);
       if (!isCount(seq) || !isCount(offset) || !isCount(offsetTerm)) return 'segment header has bad numbers';
       return { kind, header: { seq, offset, offsetTerm } };
+    }
+    case RecordKind.Install: {
+      if (p.length !== INSTALL_BODY) return `install record of ${p.length} bytes has the wrong size`;
+      const index = p.readDoubleLE(1);
+      const term = p.readDoubleLE(9);
+      const last = p.readDoubleLE(17);
+      if (!isCount(index) || index < 1 || !isCount(term) || !isCount(last) || last < index)
+        return `install record has index ${index}, term ${term}, last ${last}`;
+      return { kind, install: { index, term, last } };
     }
     case RecordKind.Begin: {
       if (p.length !== BEGIN_BODY) return `group begin record of ${p.length} bytes has the wrong size`;

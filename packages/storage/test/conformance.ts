@@ -264,11 +264,221 @@ export function runStorageConformance(name: string, factory: StorageFactory): vo
       });
     });
 
+    describe('installSnapshot (§7)', () => {
+      /** expectInstalled checks load(), loadSnapshot() and entries() agree on an installed snapshot, before and after a restart. */
+      async function expectInstalled(
+        storage: Storage,
+        want: { hardState: HardState; entries: ReturnType<typeof entries>; snapshot: Snapshot },
+      ): Promise<void> {
+        const { index, term } = want.snapshot.meta;
+        const check = async (st: Storage) => {
+          expect(await st.load()).toEqual({
+            hardState: want.hardState,
+            entries: want.entries,
+            snapshot: { index, term },
+          });
+          expectSnapshot(await st.loadSnapshot(), want.snapshot);
+          const last = index + want.entries.length;
+          expect(await st.entries(index + 1, last + 1)).toEqual(want.entries);
+          await expect(st.entries(index, last + 1)).rejects.toThrow(RangeError); // compacted
+          await expect(st.entries(index + 1, last + 2)).rejects.toThrow(RangeError); // past the end
+        };
+        await check(storage);
+        s = await h.reopen();
+        await check(s);
+      }
+
+      test('on an empty log: the snapshot is the state, the log empty', async () => {
+        const s9 = snap(9, 3);
+        await s.installSnapshot(s9);
+        await expectInstalled(s, { hardState: EMPTY_HARD_STATE, entries: [], snapshot: s9 });
+      });
+
+      test('whose (index, term) matches a stored entry keeps the entries after it', async () => {
+        await s.persist(hs(2, 'n1', 4), [...entries(1, 10, 1), ...entries(11, 20, 2)]);
+        const s15 = snap(15, 2);
+        await s.installSnapshot(s15);
+        await expectInstalled(s, { hardState: hs(2, 'n1', 4), entries: entries(16, 20, 2), snapshot: s15 });
+      });
+
+      test('whose term differs from the stored entry at its index discards every entry', async () => {
+        await s.persist(hs(2, 'n1', 4), [...entries(1, 10, 1), ...entries(11, 20, 2)]);
+        const s15 = snap(15, 3);
+        await s.installSnapshot(s15);
+        await expectInstalled(s, { hardState: hs(2, 'n1', 4), entries: [], snapshot: s15 });
+      });
+
+      test('beyond the last stored entry discards every entry', async () => {
+        await s.persist(hs(1, null, 2), entries(1, 5, 1));
+        await s.saveSnapshot(snap(3, 1));
+        await s.compact(3);
+        const s50 = snap(50, 4, 100_000);
+        await s.installSnapshot(s50);
+        await expectInstalled(s, { hardState: hs(1, null, 2), entries: [], snapshot: s50 });
+      });
+
+      test('at its last entry: the log keeps nothing and still matches', async () => {
+        await s.persist(null, entries(1, 6, 2));
+        const s6 = snap(6, 2);
+        await s.installSnapshot(s6);
+        await expectInstalled(s, { hardState: EMPTY_HARD_STATE, entries: [], snapshot: s6 });
+      });
+
+      test('a snapshot at or before the stored one is ignored, and changes nothing', async () => {
+        await s.persist(hs(3, 'n2', 8), entries(1, 30, 3));
+        const s20 = snap(20, 3);
+        await s.saveSnapshot(s20);
+        await s.installSnapshot(snap(15, 3));
+        await s.installSnapshot(snap(20, 4)); // the same index: ignored too, its term notwithstanding
+        expectSnapshot(await s.loadSnapshot(), s20);
+        expect(await s.load()).toEqual({
+          hardState: hs(3, 'n2', 8),
+          entries: entries(1, 30, 3),
+          snapshot: { index: 0, term: 0 },
+        });
+        const s25 = snap(25, 3);
+        await s.installSnapshot(s25);
+        await s.installSnapshot(snap(24, 3));
+        await s.saveSnapshot(snap(22, 3)); // older than the installed one: ignored as well
+        await expectInstalled(s, { hardState: hs(3, 'n2', 8), entries: entries(26, 30, 3), snapshot: s25 });
+      });
+
+      test('a persist after it must start at index + 1: earlier is compacted, later leaves a gap', async () => {
+        await s.persist(hs(1, null, 0), entries(1, 5, 1));
+        await s.installSnapshot(snap(40, 2));
+        await expect(s.persist(null, entries(40, 41, 2))).rejects.toThrow(RangeError);
+        await expect(s.persist(null, entries(5, 6, 2))).rejects.toThrow(RangeError);
+        await expect(s.persist(null, entries(42, 43, 2))).rejects.toThrow(RangeError);
+        await s.persist(hs(2, 'n3', 40), entries(41, 43, 2));
+        await expectInstalled(s, {
+          hardState: hs(2, 'n3', 40),
+          entries: entries(41, 43, 2),
+          snapshot: snap(40, 2),
+        });
+        // And the log goes on: a conflict cuts the kept suffix as usual (§5.3).
+        await s.persist(null, entries(42, 44, 3));
+        await expect((await h.reopen()).load()).resolves.toMatchObject({
+          entries: [...entries(41, 41, 2), ...entries(42, 44, 3)],
+        });
+      });
+
+      test('a persist right after it, not awaited, lands after it; kept entries can be overwritten', async () => {
+        await s.persist(null, entries(1, 20, 1));
+        const order: string[] = [];
+        const a = s.installSnapshot(snap(10, 1)).then(() => order.push('install'));
+        const b = s.persist(hs(2, null, 10), entries(15, 16, 2)).then(() => order.push('persist'));
+        await Promise.all([a, b]);
+        expect(order).toEqual(['install', 'persist']);
+        const r = await h.crashReopen();
+        expect(await r.load()).toEqual({
+          hardState: hs(2, null, 10),
+          entries: [...entries(11, 14, 1), ...entries(15, 16, 2)],
+          snapshot: { index: 10, term: 1 },
+        });
+      });
+
+      test('leaves the hard state as it was', async () => {
+        await s.persist(hs(7, 'nœud-✓', 12), entries(1, 12, 7));
+        await s.installSnapshot(snap(30, 8));
+        expect((await s.load()).hardState).toEqual(hs(7, 'nœud-✓', 12));
+        expect((await h.reopen().then((r) => r.load())).hardState).toEqual(hs(7, 'nœud-✓', 12));
+      });
+
+      test('applies in call order with persist, saveSnapshot and compact, none awaited', async () => {
+        const order: string[] = [];
+        const track = (name: string, p: Promise<void>) => p.then(() => order.push(name));
+        const calls = [
+          track('persist 1..10', s.persist(hs(1, null, 0), entries(1, 10, 1))),
+          track('save 5', s.saveSnapshot(snap(5, 1))),
+          track('compact 5', s.compact(5)),
+          track('install 20', s.installSnapshot(snap(20, 2))),
+          track('persist 21..30', s.persist(hs(2, 'n1', 20), entries(21, 30, 2))),
+          track('install 18', s.installSnapshot(snap(18, 2))), // older: ignored
+          track('save 25', s.saveSnapshot(snap(25, 2))),
+          track('compact 25', s.compact(25)), // covered by the save called just before
+          track('install 28', s.installSnapshot(snap(28, 2))), // matches entry 28: keeps 29..30
+          track('persist 31', s.persist(null, entries(31, 31, 2))),
+        ];
+        // What the calls did is visible at once, before any of them is durable.
+        expect((await s.load()).snapshot).toEqual({ index: 28, term: 2 });
+        expect(await s.entries(29, 32)).toEqual(entries(29, 31, 2));
+        await Promise.all(calls);
+        // Writes of the log resolve in call order (snapshot saves may finish sooner: they write their own files).
+        const log = order.filter((n) => !n.startsWith('save'));
+        expect(log).toEqual([
+          'persist 1..10',
+          'compact 5',
+          'install 20',
+          'persist 21..30',
+          'install 18',
+          'compact 25',
+          'install 28',
+          'persist 31',
+        ]);
+        await expectInstalled(s, {
+          hardState: hs(2, 'n1', 20),
+          entries: entries(29, 31, 2),
+          snapshot: snap(28, 2),
+        });
+      });
+
+      test('a snapshot saved just before, not awaited, makes a later install of an older one a no-op', async () => {
+        await s.persist(null, entries(1, 40, 1));
+        const saved = s.saveSnapshot(snap(30, 1));
+        const installed = s.installSnapshot(snap(25, 5));
+        await Promise.all([saved, installed]);
+        expectSnapshot(await s.loadSnapshot(), snap(30, 1));
+        expect((await s.load()).entries).toEqual(entries(1, 40, 1));
+      });
+
+      test('a crash right after it resolves finds it (it is durable)', async () => {
+        await s.persist(hs(1, null, 0), entries(1, 8, 1));
+        await s.installSnapshot(snap(100, 3, 5000));
+        const r = await h.crashReopen();
+        expect(await r.load()).toEqual({
+          hardState: hs(1, null, 0),
+          entries: [],
+          snapshot: { index: 100, term: 3 },
+        });
+        expectSnapshot(await r.loadSnapshot(), snap(100, 3, 5000));
+      });
+
+      test('repeated installs with persists in between keep exactly the last one and the log after it', async () => {
+        let last = 0;
+        for (let round = 1; round <= 5; round++) {
+          await s.persist(hs(round, null, last), entries(last + 1, last + 30, round));
+          last += 30;
+          // Alternately: a snapshot matching the log (suffix kept), and one from a newer term past its end.
+          if (round % 2 === 1) await s.installSnapshot(snap(last - 10, round));
+          else {
+            last += 7;
+            await s.installSnapshot(snap(last, round + 1));
+          }
+        }
+        await expectInstalled(s, {
+          hardState: hs(5, null, 134),
+          entries: entries(155, 164, 5),
+          snapshot: snap(154, 5),
+        });
+      });
+
+      test('refuses an index or term that is not a non-negative integer with RangeError', async () => {
+        await expect(
+          s.installSnapshot({ meta: { index: -1, term: 1 }, data: new Uint8Array(0) }),
+        ).rejects.toThrow(RangeError);
+        await expect(
+          s.installSnapshot({ meta: { index: 3, term: 1.5 }, data: new Uint8Array(0) }),
+        ).rejects.toThrow(RangeError);
+        expect(await s.loadSnapshot()).toBeNull();
+      });
+    });
+
     test('after close every call rejects', async () => {
       await s.persist(null, entries(1, 1, 1));
       await s.close();
       await expect(s.persist(null, entries(2, 2, 1))).rejects.toThrow(/closed/);
       await expect(s.entries(1, 2)).rejects.toThrow(/closed/);
+      await expect(s.installSnapshot(snap(5, 1))).rejects.toThrow(/closed/);
       await expect(s.load()).rejects.toThrow(/closed/);
       await s.close(); // closing twice is harmless
     });

@@ -2,6 +2,7 @@ import {
   appendFileSync,
   closeSync,
   existsSync,
+  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -33,7 +34,8 @@ const CYCLES = Number(process.env.XRAFT_CRASH_CYCLES ?? 60);
 type Op =
   | { kind: 'persist'; hardState: HardState | null; entries: Entry[] }
   | { kind: 'save'; meta: { index: number; term: number }; data: Uint8Array }
-  | { kind: 'compact'; index: number };
+  | { kind: 'compact'; index: number }
+  | { kind: 'install'; meta: { index: number; term: number }; data: Uint8Array };
 
 interface ModelState {
   readonly hardState: HardState;
@@ -65,6 +67,15 @@ function int(rnd: Random, lo: number, hi: number): number {
   return lo + Math.floor(rnd() * (hi - lo + 1));
 }
 
+/** installed is model state `m` after installing `snapshot` from a leader (the Storage contract, §7). */
+function installed(m: ModelState, snapshot: Snapshot): ModelState {
+  const { index, term } = snapshot.meta;
+  if (index <= Math.max(m.offset, m.snapshot?.meta.index ?? 0)) return m; // older: ignored
+  const at = m.log[index - m.offset - 1];
+  const log = at !== undefined && at.term === term ? m.log.slice(index - m.offset) : [];
+  return { ...m, log, offset: index, offsetTerm: term, snapshot, term: Math.max(m.term, term) };
+}
+
 /** makePlan draws a random run of operations from `start`, with the model state after each one. */
 function makePlan(rnd: Random, start: ModelState): { ops: Op[]; states: ModelState[] } {
   const ops: Op[] = [];
@@ -78,6 +89,26 @@ function makePlan(rnd: Random, start: ModelState): { ops: Op[]; states: ModelSta
   const count = int(rnd, 10, 50);
   while (ops.length < count) {
     const last = m.offset + m.log.length;
+    if (rnd() < 0.06) {
+      // A snapshot from the leader (§7): matching a stored entry (the suffix is kept), conflicting
+      // with one, past the end of the log, or older than the stored snapshot (ignored).
+      const kind = rnd();
+      const stored = m.snapshot?.meta.index ?? 0;
+      let index = last + int(rnd, 1, 500);
+      let term = m.term + int(rnd, 0, 1);
+      if (kind < 0.35 && m.log.length > 0) {
+        index = int(rnd, m.offset + 1, last);
+        term = m.log[index - m.offset - 1]!.term;
+      } else if (kind < 0.6 && m.log.length > 0) {
+        index = int(rnd, m.offset + 1, last);
+        term = m.term + 1;
+      } else if (kind < 0.7 && stored > 0) {
+        index = int(rnd, 1, stored);
+      }
+      const snapshot = { meta: { index, term }, data: randomBytes(rnd, int(rnd, 0, 3000)) };
+      push({ kind: 'install', ...snapshot }, installed(m, snapshot));
+      continue;
+    }
     const r = rnd();
     if (r < 0.07 && m.log.length > 2) {
       // Snapshot and compact somewhere in the stored log (§7).
@@ -159,6 +190,18 @@ function matches(
   return true;
 }
 
+function describeOp(op: Op): string {
+  switch (op.kind) {
+    case 'persist':
+      return `persist ${op.entries[0]?.index}+${op.entries.length}`;
+    case 'compact':
+      return `compact ${op.index}`;
+    case 'save':
+    case 'install':
+      return `${op.kind} ${op.meta.index}@${op.meta.term}`;
+  }
+}
+
 /** explain describes how the loaded state differs from each model state, for a failure message. */
 function explain(
   loaded: { hardState: HardState; entries: readonly Entry[]; snapshot?: { index: number; term: number } },
@@ -186,12 +229,7 @@ function explain(
     }
     if (JSON.stringify(m.snapshot?.meta ?? null) !== JSON.stringify(snapshot?.meta ?? null))
       diffs.push(`snapshot ${JSON.stringify(m.snapshot?.meta ?? null)}`);
-    const op =
-      j === 0
-        ? 'start'
-        : ops[j - 1]!.kind === 'persist'
-          ? `persist ${(ops[j - 1] as { entries: Entry[] }).entries[0]?.index}+${(ops[j - 1] as { entries: Entry[] }).entries.length}`
-          : ops[j - 1]!.kind;
+    const op = j === 0 ? 'start' : describeOp(ops[j - 1]!);
     lines.push(`  after op ${j - 1} (${op}): ${diffs.join(', ') || 'same'}`);
   });
   return lines.join('\n');
@@ -254,6 +292,8 @@ describe('DiskStorage under a writer killed at random moments', () => {
     let repairs = 0;
     let unacked = 0;
     let tears = 0;
+    let installs = 0;
+    let installRepairs = 0;
     let worker: Worker | null = null;
     try {
       for (let cycle = 0; cycle < CYCLES; cycle++) {
@@ -295,6 +335,7 @@ describe('DiskStorage under a writer killed at random moments', () => {
         for (const i of immediates) clearImmediate(i);
         worker = null;
         acked += lastAck + 1;
+        installs += ops.slice(0, lastAck + 1).filter((op) => op.kind === 'install').length;
         const damage =
           lastPos !== null && damageRnd() < 0.35
             ? tear(damageRnd, dir, lastPos.segment, lastPos.syncedBytes)
@@ -317,6 +358,7 @@ describe('DiskStorage under a writer killed at random moments', () => {
           }
           model = found;
           repairs += warnings.length;
+          installRepairs += warnings.filter((w) => w.includes('install')).length;
           if (j > 0) unacked++; // the kill hit while written operations waited for their acknowledgement
           if (damage !== 'none') tears++;
         } finally {
@@ -327,7 +369,7 @@ describe('DiskStorage under a writer killed at random moments', () => {
       await worker?.terminate();
     }
     console.log(
-      `crash.test: ${CYCLES} kills, ${acked} acknowledged operations checked; ${unacked} kills left durable but unacknowledged operations; ${tears} tails damaged, ${repairs} repairs; final log ${model.offset + 1}..${model.offset + model.log.length}`,
+      `crash.test: ${CYCLES} kills, ${acked} acknowledged operations checked (${installs} installs); ${unacked} kills left durable but unacknowledged operations; ${tears} tails damaged, ${repairs} repairs (${installRepairs} of an install cut short); final log ${model.offset + 1}..${model.offset + model.log.length}`,
     );
   }, 120_000);
 });
@@ -531,6 +573,163 @@ describe('corruption is refused with the file and offset', () => {
     const seg = ends[0]!.segment;
     writeFileSync(join(dir, '0000000000000002.wal'), readFileSync(seg)); // a copy of segment 1 posing as 2
     await expectCorruption(dir, join(dir, '0000000000000002.wal'), BEGIN_BYTES, /misplaced/);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// installSnapshot cut short after each of its steps on disk.
+
+type Files = Map<string, Buffer>;
+
+function readFiles(dir: string): Files {
+  return new Map(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n))]));
+}
+
+/** writeFiles makes a fresh node directory holding exactly `files`. */
+function writeFiles(files: Files): string {
+  const dir = join(temps.make(), 'n1');
+  mkdirSync(dir);
+  for (const [name, data] of files) writeFileSync(join(dir, name), data);
+  return dir;
+}
+
+/**
+ * installScenario stores a log over several segments with a compacted prefix and a saved snapshot,
+ * then installs `meta`; it returns the directory's files right before and after, and the state
+ * load() and loadSnapshot() gave at each point.
+ */
+async function installScenario(meta: { index: number; term: number }) {
+  const dir = join(temps.make(), 'n1');
+  const s = await DiskStorage.open(dir, { segmentBytes: 400 });
+  await s.load();
+  for (let k = 0; k < 10; k++) {
+    const term = k < 6 ? 1 : 2;
+    await s.persist({ term, vote: 'n2', commit: k * 4 }, entries(k * 4 + 1, k * 4 + 4, term));
+  }
+  await s.saveSnapshot({ meta: { index: 12, term: 1 }, data: new Uint8Array(300).fill(12) });
+  await s.compact(12);
+  const old = { state: await s.load(), snapshot: await s.loadSnapshot() };
+  const before = readFiles(dir);
+  await s.installSnapshot({ meta, data: new Uint8Array(5000).map((_, i) => (i * 31) & 0xff) });
+  const now = { state: await s.load(), snapshot: await s.loadSnapshot() };
+  await s.close();
+  const after = readFiles(dir);
+  const segment = [...after.keys()].filter((n) => n.endsWith('.wal') && !before.has(n));
+  expect(segment).toHaveLength(1); // the install's own segment
+  const snapName = snapshotName(meta.index);
+  return {
+    old,
+    now,
+    before,
+    after,
+    segment: segment[0]!,
+    snapName,
+    staged: snapName.replace(/\.snap$/, '.install'),
+  };
+}
+
+function snapshotName(index: number): string {
+  return `snap-${String(index).padStart(16, '0')}.snap`;
+}
+
+describe('installSnapshot cut short after any step', () => {
+  // The install's first group has the same layout in each case: the first is cut at every byte, the others every 7th.
+  for (const [what, meta, stride] of [
+    ['matching entry 30 (the suffix kept)', { index: 30, term: 2 }, 1],
+    ['conflicting with entry 30 (the log discarded)', { index: 30, term: 3 }, 7],
+    ['past the end of the log', { index: 90, term: 3 }, 7],
+  ] as const) {
+    test(`${what}: the old state up to the log's commit record, the new one from it on`, async () => {
+      const sc = await installScenario(meta);
+      expect(sc.now.state.snapshot).toEqual(meta);
+      const snapFile = sc.after.get(sc.snapName)!;
+      const seg = sc.after.get(sc.segment)!;
+      const expectState = async (files: Files, want: typeof sc.old, step: string, warning?: RegExp) => {
+        const { state, snapshot, warnings } = await loadDir(writeFiles(files));
+        expect(state, step).toEqual(want.state);
+        expect(snapshot?.meta, step).toEqual(want.snapshot?.meta);
+        expect(
+          snapshot !== null && Buffer.from(snapshot.data).equals(Buffer.from(want.snapshot!.data)),
+          step,
+        ).toBe(true);
+        if (warning === undefined) expect(warnings, step).toEqual([]);
+        else
+          expect(
+            warnings.some((w) => warning.test(w)),
+            `${step}: ${warnings.join('; ')}`,
+          ).toBe(true);
+      };
+      const plus = (...more: [string, Buffer][]): Files => new Map([...sc.before, ...more]);
+
+      // 1. The staged file being written (its .tmp), then written but not yet recorded by the log.
+      await expectState(
+        plus([`${sc.staged}.tmp`, snapFile.subarray(0, 100)]),
+        sc.old,
+        'tmp',
+        /never finished/,
+      );
+      await expectState(plus([sc.staged, snapFile]), sc.old, 'staged', /before the log recorded it/);
+      // 2. The install's segment cut inside its first group (it holds nothing else): not committed.
+      const cuts: number[] = [];
+      for (let cut = 1; cut < seg.length; cut += stride) cuts.push(cut);
+      if (cuts.at(-1) !== seg.length - 1) cuts.push(seg.length - 1); // one byte short of whole
+      for (const cut of cuts) {
+        await expectState(
+          plus([sc.staged, snapFile], [sc.segment, seg.subarray(0, cut)]),
+          sc.old,
+          `segment cut at ${cut}`,
+          /before the log recorded it/,
+        );
+      }
+      // An empty segment file (created, nothing written yet): still the old state.
+      await expectState(
+        plus([sc.staged, snapFile], [sc.segment, Buffer.alloc(0)]),
+        sc.old,
+        'empty segment',
+        /before the log recorded it/,
+      );
+      // 3. Committed, the staged file not yet renamed: recovery finishes the install.
+      await expectState(
+        plus([sc.staged, snapFile], [sc.segment, seg]),
+        sc.now,
+        'committed',
+        /finished installing/,
+      );
+      // 4. Renamed; the older snapshot and the segments of the old log not yet deleted, then deleted one by one.
+      await expectState(plus([sc.snapName, snapFile], [sc.segment, seg]), sc.now, 'renamed');
+      const stale = [...sc.before.keys()].filter((n) => n.endsWith('.wal') && !sc.after.has(n)).sort();
+      if (meta.term === 3) expect(stale.length).toBeGreaterThan(1); // nothing kept: every older segment goes
+      for (let k = 0; k <= stale.length; k++) {
+        const files = plus([sc.snapName, snapFile], [sc.segment, seg]);
+        for (const n of stale.slice(0, k)) files.delete(n);
+        await expectState(files, sc.now, `${k} old segments deleted`);
+      }
+      // 5. Done.
+      await expectState(sc.after, sc.now, 'after');
+    });
+  }
+
+  test('a staged snapshot the log recorded but that is damaged is refused, naming it', async () => {
+    const sc = await installScenario({ index: 30, term: 3 });
+    const damaged = Buffer.from(sc.after.get(sc.snapName)!);
+    damaged[2000]! ^= 4;
+    const dir = writeFiles(
+      new Map([...sc.before, [sc.staged, damaged], [sc.segment, sc.after.get(sc.segment)!]]),
+    );
+    await expectCorruption(dir, join(dir, sc.staged), 38, /data checksum mismatch/);
+    // Not yet recorded by the log, the same damaged file was never acknowledged: it is removed.
+    const { state } = await loadDir(writeFiles(new Map([...sc.before, [sc.staged, damaged]])));
+    expect(state).toEqual(sc.old.state);
+  });
+
+  test('an installed snapshot damaged later, or missing, is refused, naming its file', async () => {
+    const sc = await installScenario({ index: 90, term: 3 });
+    const damaged = Buffer.from(sc.after.get(sc.snapName)!);
+    damaged[4000]! ^= 1;
+    const dir = writeFiles(new Map([...sc.after, [sc.snapName, damaged]]));
+    await expectCorruption(dir, join(dir, sc.snapName), 38, /data checksum mismatch/);
+    const gone = writeFiles(new Map([...sc.after].filter(([n]) => n !== sc.snapName)));
+    await expectCorruption(gone, join(gone, sc.snapName), 0, /compacted through entry 90.*no snapshot/);
   });
 });
 

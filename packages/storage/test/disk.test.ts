@@ -71,6 +71,59 @@ describe('DiskStorage', () => {
     await r.close();
   });
 
+  test('installSnapshot leaves one snapshot file and deletes the segments of the log it replaced', async () => {
+    const dir = join(temps.make(), 'n1');
+    const s = await DiskStorage.open(dir, { segmentBytes: 1024 });
+    await s.load();
+    for (let k = 0; k < 40; k++)
+      await s.persist({ term: 1, vote: null, commit: 0 }, entries(k * 5 + 1, k * 5 + 5, 1));
+    await s.saveSnapshot({ meta: { index: 20, term: 1 }, data: new Uint8Array([1]) });
+    const before = walFiles(dir).length;
+    // Matching entry 150: the segments holding entries after it stay.
+    await s.installSnapshot({ meta: { index: 150, term: 1 }, data: new Uint8Array([2]) });
+    const kept = walFiles(dir).length;
+    expect(kept).toBeLessThan(before);
+    expect(kept).toBeGreaterThan(2);
+    expect(readdirSync(dir).filter((n) => !n.endsWith('.wal'))).toEqual(['snap-0000000000000150.snap']);
+    // From a newer term: nothing is kept, so only the install's own segment remains.
+    await s.installSnapshot({ meta: { index: 160, term: 2 }, data: new Uint8Array([3]) });
+    expect(walFiles(dir)).toHaveLength(1);
+    expect(readdirSync(dir).filter((n) => !n.endsWith('.wal'))).toEqual(['snap-0000000000000160.snap']);
+    expect(s.status()).toMatchObject({ compactedIndex: 160, lastIndex: 160, segments: 1 });
+    await s.persist(null, entries(161, 161, 2));
+    await s.close();
+    const r = await DiskStorage.open(dir);
+    expect(await r.load()).toEqual({
+      hardState: { term: 1, vote: null, commit: 0 },
+      entries: entries(161, 161, 2),
+      snapshot: { index: 160, term: 2 },
+    });
+    expect(r.repairs).toEqual([]);
+    await r.close();
+  });
+
+  test('an install whose kept entries a later compaction deleted still loads, its segment now the first', async () => {
+    const dir = join(temps.make(), 'n1');
+    const s = await DiskStorage.open(dir, { segmentBytes: 1024 });
+    await s.load();
+    for (let k = 0; k < 20; k++)
+      await s.persist({ term: 1, vote: null, commit: 0 }, entries(k * 10 + 1, k * 10 + 10, 1));
+    await s.installSnapshot({ meta: { index: 100, term: 1 }, data: new Uint8Array([1]) }); // keeps 101..200
+    const installSegment = s.status().segment;
+    for (let k = 20; k < 40; k++) await s.persist(null, entries(k * 10 + 1, k * 10 + 10, 1));
+    await s.saveSnapshot({ meta: { index: 205, term: 1 }, data: new Uint8Array([2]) });
+    await s.compact(205); // deletes the segments holding 101..200, not the install's (it holds 201..)
+    expect(join(dir, walFiles(dir).sort()[0]!)).toBe(installSegment);
+    await s.close();
+    const r = await DiskStorage.open(dir);
+    expect(await r.load()).toEqual({
+      hardState: { term: 1, vote: null, commit: 0 },
+      entries: entries(206, 400, 1),
+      snapshot: { index: 205, term: 1 },
+    });
+    await r.close();
+  });
+
   test('a newer snapshot replaces the older file', async () => {
     const dir = join(temps.make(), 'n1');
     const s = await DiskStorage.open(dir);
