@@ -244,8 +244,9 @@ function replay(io: CliIO, o: CliOptions): number {
   if (o.trace) for (const line of r.trace) io.out(`${colorLine(line)}\n`);
   const s = r.stats;
   io.out(
-    `\nseed ${seed}: ${r.options.nodes} nodes, faults ${r.options.profile}, preVote=${r.options.raft.preVote ?? true} checkQuorum=${r.options.raft.checkQuorum ?? true}\n` +
+    `\nseed ${seed}: ${r.options.nodes} nodes, faults ${r.options.profile}, preVote=${r.options.raft.preVote ?? true} checkQuorum=${r.options.raft.checkQuorum ?? true} maxClockDriftMs=${r.options.raft.maxClockDriftMs ?? null}\n` +
       `  ${(s.virtualMs / 1000).toFixed(1)} virtual s in ${wall.toFixed(2)} s; ${fmt(s.steps)} steps, ${fmt(s.coreEvents)} core events, ${s.elections} elections, ${s.committed} committed, ${s.faults.crashes} crashes, ${s.faults.partitions} partitions, ${s.faults.pauses} pauses\n` +
+      `  reads: ${s.reads.issued} sent, ${s.reads.served} served and checked (${s.reads.leased} by lease), ${s.reads.refused} refused, ${s.reads.unanswered} unanswered\n` +
       `  recovery after heal: ${s.recoveryMs >= 0 ? `${s.recoveryMs.toFixed(1)} ms` : 'n/a'}; trace hash 0x${r.traceHash.toString(16).padStart(8, '0')}\n`,
   );
   if (r.ok) {
@@ -337,6 +338,10 @@ async function sweep(io: CliIO, o: CliOptions): Promise<number> {
   );
   line('elections', fmt(total.elections));
   line('commits', `${fmt(total.committed)} entries; ${fmt(total.writes)} disk writes`);
+  line(
+    'reads',
+    `${fmt(total.reads)} sent: ${fmt(total.readsServed)} served and checked (${fmt(total.readsLeased)} by lease), ${fmt(total.readsRefused)} refused, ${fmt(total.reads - total.readsServed - total.readsRefused)} unanswered`,
+  );
   line('messages', `${fmt(total.messages)} sent, ${fmt(total.dropped)} lost`);
   line(
     'faults',

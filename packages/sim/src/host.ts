@@ -7,11 +7,14 @@ import type {
   Raft,
   RaftOptions,
   Random,
+  ReadMode,
+  ReadState,
   Ready,
   RequestVote,
 } from '@xraft/core';
 import { RaftNode } from '@xraft/core';
 import { Disk, type DiskConditions, type DurableWrite } from './disk.js';
+import { digestEntry, EMPTY_DIGEST, type ServedRead } from './reads.js';
 import type { Rng } from './rng.js';
 import type { NodeClock, Scheduler } from './scheduler.js';
 import type { SimEvent } from './trace.js';
@@ -28,6 +31,10 @@ export interface HostObserver {
   onDurable(host: NodeHost, w: DurableWrite): void;
   /** The node's state machine applied these committed entries, in order. */
   onApply(host: NodeHost, entries: readonly Entry[]): void;
+  /** The node answered a ReadIndex request (thesis §6.4) in the step that delivered `cause` (null: no message). */
+  onReadState(host: NodeHost, state: ReadState, cause: Message | null): void;
+  /** The node served a read it had confirmed, its state machine having applied the read's index. */
+  onReadServed(host: NodeHost, read: ServedRead): void;
   /** A step of the node ended: a message, a timer, a completed write, a proposal, a restart. */
   afterStep(host: NodeHost, cause: Message | null): void;
   /** The core threw: an impossible state or a broken assertion. */
@@ -59,6 +66,9 @@ export interface HostEnv {
  * 3. once that write is durable: send `messages` (votes and acknowledgements
  *    promise durable state, §5.2/§5.3), apply `committed`, call `advance`.
  *
+ * `readStates` need no durability: each `ok` one is served (the read observes
+ * the state machine) as soon as the applied index reaches its index.
+ *
  * A crash stops the statechart, cancels its timers and discards every write
  * still in flight; a restart builds a fresh RaftNode from what the disk holds.
  */
@@ -70,11 +80,17 @@ export class NodeHost {
   readonly disk: Disk;
   /** Highest index applied by this incarnation's state machine (rebuilt from scratch on restart). */
   applied = 0;
+  /** Digest of the entries applied by this incarnation: the state machine's state ({@link digestEntry}). */
+  appliedDigest = EMPTY_DIGEST;
   /** Events fed to the core: messages, timers, persist acknowledgements, proposals. */
   coreEvents = 0;
   private clock: NodeClock | null = null;
   /** The vote request being stepped, so a grant in the resulting Ready can be checked against it. */
   private voteRequest: RequestVote | PreVote | null = null;
+  /** The message being stepped, if any: the cause of the answers in the resulting Ready. */
+  private cause: Message | null = null;
+  /** Reads confirmed `ok` whose index the state machine has not applied yet, in answer order. */
+  private confirmedReads: ReadState[] = [];
 
   constructor(
     readonly id: NodeId,
@@ -102,6 +118,7 @@ export class NodeHost {
     if (this.node) throw new Error(`${this.id} is already running`);
     this.incarnation++;
     this.applied = 0;
+    this.appliedDigest = EMPTY_DIGEST;
     const clock = this.env.scheduler.clockFor(this.id, () => this.afterTimer());
     this.clock = clock;
     const persisted = this.disk.persisted();
@@ -112,6 +129,8 @@ export class NodeHost {
       clock,
       random: this.env.random(this.id, this.incarnation),
       persisted,
+      // Virtual time: it runs on while the process is paused, as a real monotonic clock does.
+      now: () => this.env.scheduler.now,
     });
     this.node = node;
     if (this.incarnation > 1) {
@@ -153,6 +172,7 @@ export class NodeHost {
     const node = this.node;
     if (!node) return false;
     this.node = null;
+    this.confirmedReads = [];
     this.clock?.cancelAll();
     this.clock = null;
     try {
@@ -180,8 +200,10 @@ export class NodeHost {
     obs.record({ kind: 'deliver', time: this.env.scheduler.now, node: this.id, message: m });
     this.coreEvents++;
     if (m.type === 'RequestVote' || m.type === 'PreVote') this.voteRequest = m;
+    this.cause = m;
     if (this.guard(() => node.step(m))) this.drain();
     this.voteRequest = null;
+    this.cause = null;
     obs.afterStep(this, m);
   }
 
@@ -194,6 +216,19 @@ export class NodeHost {
     if (this.guard(() => (result = node.propose(commands)))) this.drain();
     this.env.observer.afterStep(this, null);
     return result;
+  }
+
+  /**
+   * read hands a client's read to the server (ReadIndex, thesis §6.4); the
+   * answer and the served read reach the observer. False when the server is down.
+   */
+  read(ctx: number, mode: ReadMode): boolean {
+    const node = this.node;
+    if (!node) return false;
+    this.coreEvents++;
+    if (this.guard(() => node.readIndex(ctx, mode))) this.drain();
+    this.env.observer.afterStep(this, null);
+    return true;
   }
 
   /** transferLeadership asks the server, if it leads, to hand over to `to` (§3.10). */
@@ -243,6 +278,12 @@ export class NodeHost {
       obs.onSend(this, m, true);
       this.env.send(m);
     }
+    // Read answers need no durability; a confirmed read is served once its index is applied.
+    for (const rs of rd.readStates) {
+      obs.onReadState(this, rs, this.cause);
+      if (rs.ok) this.confirmedReads.push(rs);
+    }
+    if (rd.readStates.length > 0) this.serveReads();
     // 2. One atomic write, after every earlier one; 3. then messages, apply, advance.
     const incarnation = this.incarnation;
     let sync = true;
@@ -266,8 +307,30 @@ export class NodeHost {
 
   private apply(entries: readonly Entry[]): void {
     this.env.observer.onApply(this, entries);
+    let digest = this.appliedDigest;
+    for (const e of entries) digest = digestEntry(digest, e);
+    this.appliedDigest = digest;
     const last = entries[entries.length - 1];
     if (last) this.applied = last.index;
+    if (this.confirmedReads.length > 0) this.serveReads();
+  }
+
+  /** serveReads serves every confirmed read whose index the state machine has applied. */
+  private serveReads(): void {
+    const waiting: ReadState[] = [];
+    for (const rs of this.confirmedReads) {
+      if (rs.index > this.applied) {
+        waiting.push(rs);
+        continue;
+      }
+      this.env.observer.onReadServed(this, {
+        ctx: rs.ctx,
+        index: rs.index,
+        applied: this.applied,
+        digest: this.appliedDigest,
+      });
+    }
+    this.confirmedReads = waiting;
   }
 
   /** guard runs a call into the core, turning a throw into a reported error; true when it returned. */

@@ -20,6 +20,16 @@ export {
 } from './monitors.js';
 export { Nemesis, type NemesisStats } from './nemesis.js';
 export { Network, type NetworkConditions, type NetworkStats, RELIABLE_NETWORK } from './network.js';
+export {
+  type ClientRead,
+  digestEntry,
+  EMPTY_DIGEST,
+  ReadMonitor,
+  type ReadMonitorOptions,
+  type ReadOutcome,
+  type ReadStats,
+  type ServedRead,
+} from './reads.js';
 export { mixSeed, Rng } from './rng.js';
 export { NodeClock, Scheduler, type Task } from './scheduler.js';
 export {
@@ -30,6 +40,7 @@ export {
   runSeed,
   type SimOptions,
   type SimRaftOptions,
+  type SimReadStats,
   type SimResult,
   type SimStats,
   Simulation,
@@ -39,6 +50,7 @@ export {
   formatEvent,
   formatMessage,
   formatTime,
+  type ReadEvent,
   type SimEvent,
   type SimEventKind,
   Trace,
@@ -50,4 +62,10 @@ export {
   emptyBatchResult,
   runBatch,
 } from './worker.js';
-export { DEFAULT_WORKLOAD, payloadText, Workload, type WorkloadOptions } from './workload.js';
+export {
+  DEFAULT_WORKLOAD,
+  payloadText,
+  type ReadClient,
+  Workload,
+  type WorkloadOptions,
+} from './workload.js';

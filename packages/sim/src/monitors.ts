@@ -18,6 +18,8 @@ import type { SimEvent } from './trace.js';
  * safety properties of Figure 3 / §5.4 of the Raft paper (the seed document's
  * five properties); the others are rules of Figure 2 whose breach leads to one
  * of them, checked directly so that a bug is caught at the step that makes it.
+ * `Linearizable Read` and `Read Leadership` are the ReadIndex checks of
+ * `ReadMonitor` (reads.ts, thesis §6.4).
  */
 export type Property =
   | 'Election Safety'
@@ -34,6 +36,8 @@ export type Property =
   | 'Term Rule'
   | 'Leader No-op'
   | 'Client Integrity'
+  | 'Linearizable Read'
+  | 'Read Leadership'
   | 'Liveness'
   | 'Core Error'
   | 'Determinism'

@@ -1,4 +1,4 @@
-import type { Entry, Message, NodeId, RaftOptions } from '@xraft/core';
+import { DEFAULT_CONFIG, type Entry, type Message, type NodeId, type RaftOptions } from '@xraft/core';
 import { FAST_DISK } from './disk.js';
 import {
   FAULT_PROFILES,
@@ -11,6 +11,7 @@ import { type HostEnv, type HostObserver, NodeHost } from './host.js';
 import { Monitor, type MonitorOptions, type Violation } from './monitors.js';
 import { Nemesis, type NemesisStats } from './nemesis.js';
 import { Network, type NetworkStats, RELIABLE_NETWORK } from './network.js';
+import { ReadMonitor } from './reads.js';
 import { mixSeed, Rng } from './rng.js';
 import { Scheduler } from './scheduler.js';
 import { type SimEvent, Trace } from './trace.js';
@@ -32,8 +33,9 @@ export interface SimOptions {
   /** Run the liveness check after healing (default true). */
   readonly liveness?: boolean;
   /**
-   * Draw PreVote, CheckQuorum and flow-control limits from the seed (default
-   * true), so that seeds cover the core's configurations; `raft` overrides.
+   * Draw PreVote, CheckQuorum, flow-control limits and the clock-drift bound
+   * of lease reads from the seed (default true), so that seeds cover the
+   * core's configurations; `raft` overrides.
    */
   readonly varyConfig?: boolean;
   /** Core options for every node, applied over the drawn ones. */
@@ -93,12 +95,27 @@ export interface SimStats {
   /** Client requests, accepted and rejected. */
   proposals: number;
   accepted: number;
+  reads: SimReadStats;
   messages: NetworkStats;
   /** Disk writes made durable. */
   writes: number;
   faults: NemesisStats;
   /** Virtual milliseconds from healing to a committed and applied fresh command (liveness), or -1. */
   recoveryMs: number;
+}
+
+/** SimReadStats counts the client reads of a run (ReadIndex and lease reads, thesis §6.4). */
+export interface SimReadStats {
+  /** Reads clients sent. */
+  issued: number;
+  /** Answered ok and served from a state machine: each one checked for linearizability. */
+  served: number;
+  /** Answered not ok (not the leader, or leadership lost before confirming). */
+  refused: number;
+  /** Served lease reads that skipped the heartbeat round (thesis §6.4.1). */
+  leased: number;
+  /** Neither served nor refused: the server was down or crashed first, or the run ended. */
+  unanswered: number;
 }
 
 /** SimResult is the outcome of one run. */
@@ -148,6 +165,16 @@ export function resolveOptions(seed: number, options: SimOptions = {}): Resolved
         maxMessageBytes: draw.pick([1024 * 1024, 1024 * 1024, 16]),
       }
     : {};
+  let raft: SimRaftOptions = { ...drawn, ...options.raft };
+  if (varyConfig) {
+    // Lease reads (thesis §6.4.1) in some runs: a drift bound of a fraction of the minimum election
+    // timeout (0: the boundary, sound only with the simulator's perfect clocks); they need CheckQuorum.
+    const share = draw.pick([null, null, 0, 0.1, 0.5]);
+    const minTimeout = (raft.electionTimeoutMs ?? DEFAULT_CONFIG.electionTimeoutMs)[0];
+    if (share !== null && raft.checkQuorum !== false && options.raft?.maxClockDriftMs === undefined) {
+      raft = { ...raft, maxClockDriftMs: Math.floor(minTimeout * share) };
+    }
+  }
   return {
     nodes,
     faults,
@@ -156,7 +183,7 @@ export function resolveOptions(seed: number, options: SimOptions = {}): Resolved
     livenessTimeoutMs,
     liveness: options.liveness ?? true,
     varyConfig,
-    raft: { ...drawn, ...options.raft },
+    raft,
     workload: { ...DEFAULT_WORKLOAD, ...options.workload },
     traceCapacity: options.traceCapacity ?? 2000,
     traceLines: options.traceLines ?? 40,
@@ -195,6 +222,7 @@ export class Simulation {
   readonly network: Network;
   readonly hosts: readonly NodeHost[];
   readonly monitor: Monitor;
+  readonly reads: ReadMonitor;
   readonly workload: Workload;
   readonly nemesis: Nemesis;
   private readonly byId = new Map<NodeId, NodeHost>();
@@ -237,6 +265,7 @@ export class Simulation {
       deepCheckEvery: o.deepCheckEvery,
       rules: o.rules,
     });
+    this.reads = new ReadMonitor(this.monitor, { now: () => this.scheduler.now, nodes: o.nodes, record });
     this.workload = new Workload(
       this.byId,
       this.scheduler,
@@ -244,6 +273,10 @@ export class Simulation {
       o.workload,
       (host, commands, result) => this.monitor.onProposeAccepted(host, commands, result),
       record,
+      {
+        rng: new Rng(mixSeed(seed, 7)),
+        take: (host, read) => this.reads.take(host, read, () => host.read(read.ctx, read.mode)),
+      },
     );
     this.nemesis = new Nemesis(
       this.hosts,
@@ -284,7 +317,7 @@ export class Simulation {
     this.started = true;
     const o = this.options;
     this.note(
-      `start: ${o.nodes} nodes, faults ${o.profile}, preVote=${o.raft.preVote ?? true} checkQuorum=${o.raft.checkQuorum ?? true} maxInflight=${o.raft.maxInflightMessages ?? 256} maxMessageBytes=${o.raft.maxMessageBytes ?? 1048576}`,
+      `start: ${o.nodes} nodes, faults ${o.profile}, preVote=${o.raft.preVote ?? true} checkQuorum=${o.raft.checkQuorum ?? true} maxInflight=${o.raft.maxInflightMessages ?? 256} maxMessageBytes=${o.raft.maxMessageBytes ?? 1048576} maxClockDriftMs=${o.raft.maxClockDriftMs ?? null}`,
     );
     this.guard(() => {
       for (const h of this.hosts) h.start();
@@ -398,6 +431,7 @@ export class Simulation {
         committed: this.monitor.committedIndex,
         proposals: this.workload.requests,
         accepted: this.workload.accepted,
+        reads: this.readStats(),
         messages: { ...this.network.stats },
         writes,
         faults: { ...this.nemesis.stats },
@@ -406,6 +440,19 @@ export class Simulation {
       options: o,
       traceHash: this.trace.hash,
       trace: !ok || o.keepTrace ? this.trace.lines(o.traceLines) : [],
+    };
+  }
+
+  /** readStats sums up the client reads so far. */
+  readStats(): SimReadStats {
+    const r = this.reads.stats;
+    const issued = this.workload.reads;
+    return {
+      issued,
+      served: r.served,
+      refused: r.refused,
+      leased: r.leased,
+      unanswered: issued - r.served - r.refused,
     };
   }
 
@@ -495,8 +542,15 @@ export class Simulation {
       onApply(host, entries) {
         sim.monitor.onApply(host, entries);
       },
+      onReadState(host, state, cause) {
+        sim.reads.onReadState(host, state, cause);
+      },
+      onReadServed(host, read) {
+        sim.reads.onServed(host, read);
+      },
       afterStep(host, cause) {
         sim.monitor.observe(host, cause);
+        sim.reads.observe(host, cause);
       },
       onError(host, error) {
         const e = error as Error;

@@ -1,4 +1,5 @@
-import type { HardState, Message, NodeId, Role } from '@xraft/core';
+import type { HardState, Message, NodeId, ReadMode, Role } from '@xraft/core';
+import type { ReadOutcome } from './reads.js';
 
 /** Fields every {@link SimEvent} carries. */
 interface EventBase {
@@ -52,6 +53,19 @@ export interface ProposeEvent extends EventBase {
   readonly accepted: boolean;
   readonly index: number;
   readonly term: number;
+}
+
+/**
+ * ReadEvent: a step in the life of a client read (ReadIndex, thesis §6.4).
+ * `index` is, when `taken`, the highest index committed anywhere; when `ok`,
+ * the ReadState's index; when `served`, the applied index the read observed.
+ */
+export interface ReadEvent extends EventBase {
+  readonly kind: 'read';
+  readonly ctx: number;
+  readonly mode: ReadMode;
+  readonly outcome: ReadOutcome;
+  readonly index: number;
 }
 
 /** CrashEvent: a node's process died, losing every write not yet durable. */
@@ -110,6 +124,7 @@ export type SimEvent =
   | CommitEvent
   | PersistEvent
   | ProposeEvent
+  | ReadEvent
   | CrashEvent
   | RestartEvent
   | PauseEvent
@@ -135,7 +150,10 @@ const KIND_CODE: Record<SimEventKind, number> = {
   link: 11,
   note: 12,
   violation: 13,
+  read: 14,
 };
+
+const READ_CODE: Record<ReadOutcome, number> = { taken: 1, ok: 2, refused: 3, served: 4 };
 
 const MESSAGE_CODE: Record<Message['type'], number> = {
   PreVote: 1,
@@ -202,6 +220,11 @@ export class Trace {
         this.mix(e.index);
         this.mix(e.term);
         this.mix(e.accepted ? 1 : 0);
+        break;
+      case 'read':
+        this.mix(e.ctx);
+        this.mix(READ_CODE[e.outcome]);
+        this.mix(e.index);
         break;
       case 'crash':
         this.mix(e.lostEntries);
@@ -319,8 +342,9 @@ export function formatMessage(m: Message): string {
     case 'PreVoteResponse':
       return `${head} ${m.granted ? 'granted' : 'rejected'}`;
     case 'Heartbeat':
-      return `${head} commit=${m.commit}`;
+      return `${head} commit=${m.commit} round=${m.readRound}`;
     case 'HeartbeatResponse':
+      return `${head} round=${m.readRound}`;
     case 'TimeoutNow':
       return head;
   }
@@ -353,6 +377,8 @@ export function describeEvent(e: SimEvent): string {
       return e.accepted
         ? `client → ${e.node} propose ${e.payload}: accepted at index ${e.index} term ${e.term}`
         : `client → ${e.node} propose ${e.payload}: rejected (not leader, term ${e.term})`;
+    case 'read':
+      return describeRead(e);
     case 'crash':
       return `${e.node} crashed (lost ${e.lostEntries} unpersisted entries in ${e.lostWrites} writes; durable log ends at ${e.durableIndex})`;
     case 'restart':
@@ -367,6 +393,20 @@ export function describeEvent(e: SimEvent): string {
       return e.text;
     case 'violation':
       return `VIOLATION ${e.property}: ${e.message}`;
+  }
+}
+
+function describeRead(e: ReadEvent): string {
+  const head = `read #${e.ctx} (${e.mode})`;
+  switch (e.outcome) {
+    case 'taken':
+      return `client → ${e.node} ${head} (committed anywhere: ${e.index})`;
+    case 'ok':
+      return `${e.node} confirmed ${head} at index ${e.index}`;
+    case 'refused':
+      return `${e.node} refused ${head} (not leader)`;
+    case 'served':
+      return `${e.node} served ${head} from applied index ${e.index}`;
   }
 }
 

@@ -16,6 +16,11 @@ export interface BatchResult {
   coreEvents: number;
   elections: number;
   committed: number;
+  /** Client reads sent, served (each checked for linearizability), refused, and served by lease. */
+  reads: number;
+  readsServed: number;
+  readsRefused: number;
+  readsLeased: number;
   messages: number;
   dropped: number;
   writes: number;
@@ -40,6 +45,10 @@ export function emptyBatchResult(): BatchResult {
     coreEvents: 0,
     elections: 0,
     committed: 0,
+    reads: 0,
+    readsServed: 0,
+    readsRefused: 0,
+    readsLeased: 0,
     messages: 0,
     dropped: 0,
     writes: 0,
@@ -61,6 +70,10 @@ export function addBatchResult(into: BatchResult, b: BatchResult): BatchResult {
   into.coreEvents += b.coreEvents;
   into.elections += b.elections;
   into.committed += b.committed;
+  into.reads += b.reads;
+  into.readsServed += b.readsServed;
+  into.readsRefused += b.readsRefused;
+  into.readsLeased += b.readsLeased;
   into.messages += b.messages;
   into.dropped += b.dropped;
   into.writes += b.writes;
@@ -87,6 +100,10 @@ export function runBatch(task: BatchTask): BatchResult {
     out.coreEvents += s.coreEvents;
     out.elections += s.elections;
     out.committed += s.committed;
+    out.reads += s.reads.issued;
+    out.readsServed += s.reads.served;
+    out.readsRefused += s.reads.refused;
+    out.readsLeased += s.reads.leased;
     out.messages += s.messages.sent;
     out.dropped += s.messages.dropped;
     out.writes += s.writes;

@@ -23,7 +23,7 @@ function describeFailure(r: SimResult): string {
 
 /**
  * runBudget declares one test per line: it runs the seeds with the default
- * options (faults and traffic, heal, liveness) and fails with the
+ * options (faults, writes and reads, heal, liveness) and fails with the
  * replay command and the last trace lines of the first failing seed.
  */
 export function runBudget(lines: readonly BudgetLine[]): void {
@@ -34,17 +34,24 @@ export function runBudget(lines: readonly BudgetLine[]): void {
       let committed = 0;
       let elections = 0;
       let crashes = 0;
+      let served = 0;
+      let leased = 0;
       for (let seed = 1; seed <= seeds; seed++) {
         const r = runSeed(seed, { nodes, faults, durationMs: seconds * 1000 });
         if (!r.ok) expect.fail(describeFailure(r));
         committed += r.stats.committed;
         elections += r.stats.elections;
         crashes += r.stats.faults.crashes;
+        served += r.stats.reads.served;
+        leased += r.stats.reads.leased;
       }
-      // The runs did something worth checking.
+      console.log(`sim: ${name}: ${served} reads served and checked, ${leased} of them by lease`);
+      // The runs did something worth checking: writes, elections, crashes, reads (some by lease).
       expect(committed / seeds).toBeGreaterThan(50);
       expect(elections).toBeGreaterThanOrEqual(seeds);
       if (faults === 'heavy') expect(crashes / seeds).toBeGreaterThan(5);
+      expect(served / seeds).toBeGreaterThan(3);
+      if (nodes > 1) expect(leased).toBeGreaterThan(0);
     });
   }
 }

@@ -87,6 +87,7 @@ describe('pnpm sim flags', () => {
     const io = capture();
     expect(await main(['--seed', '9', '--nodes', '3', '--faults', 'heavy', '--duration', '3'], io)).toBe(0);
     expect(io.stdout).toMatch(/seed 9: 3 nodes, faults heavy/);
+    expect(io.stdout).toMatch(/reads: \d+ sent, \d+ served and checked \(\d+ by lease\), \d+ refused/);
     expect(io.stdout).toMatch(/no violations/);
     const traced = capture();
     expect(
@@ -126,6 +127,9 @@ describe.skipIf(!existsSync(dist))('the built CLI (after pnpm build)', () => {
     const plain = stripVTControlCharacters(stdout);
     expect(plain).toMatch(/seeds\s+8 in/);
     expect(plain).toMatch(/seeds\/s/);
+    expect(plain).toMatch(
+      /reads\s+[\d,]+ sent: [\d,]+ served and checked \([\d,]+ by lease\), [\d,]+ refused/,
+    );
     expect(plain).toMatch(/violations\s+0\n/);
     expect(code).toBe(0);
   });

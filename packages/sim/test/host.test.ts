@@ -17,6 +17,8 @@ function setup(ids: string[], fsyncMs: readonly [number, number] = [5, 5]) {
     onVoteGranted: () => {},
     onDurable: () => {},
     onApply: (h, es) => applied.set(h.id, [...(applied.get(h.id) ?? []), ...es]),
+    onReadState: () => {},
+    onReadServed: () => {},
     afterStep: () => {},
     onError: (_h, e) => errors.push(e),
   };

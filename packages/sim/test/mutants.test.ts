@@ -1,8 +1,16 @@
-import { type Entry, type Message, Raft, RaftLog } from '@xraft/core';
+import {
+  type Entry,
+  type Message,
+  Raft,
+  RaftLog,
+  type ReadMode,
+  ReadOnly,
+  type ReadState,
+} from '@xraft/core';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { FaultsOption } from '../src/faults.js';
 import type { Property } from '../src/monitors.js';
-import { runSeed } from '../src/simulation.js';
+import { runSeed, type SimOptions } from '../src/simulation.js';
 
 /**
  * Mutation tests: each case breaks one rule of the protocol in the real core,
@@ -34,6 +42,27 @@ afterEach(() => {
 const has = (target: object, key: string) => typeof (target as Record<string, unknown>)[key] === 'function';
 const log = RaftLog.prototype as unknown as Record<string, unknown>;
 const raft = Raft.prototype as unknown as Record<string, unknown>;
+const readOnly = ReadOnly.prototype as unknown as Record<string, unknown>;
+
+/** The Raft that owns each ReadOnly, learnt as the leader sends (ReadOnly has no back reference). */
+const owners = new WeakMap<ReadOnly, Raft>();
+
+/** learnOwners patches `Raft.sendEarly` (the leader's replication and heartbeats) to fill {@link owners}. */
+function learnOwners(then?: (r: Raft, m: Message) => void): void {
+  patch(
+    Raft.prototype,
+    'sendEarly',
+    (original) =>
+      function (this: Raft, m: Message) {
+        owners.set(this.readOnly, this);
+        (original as (m: Message) => void).call(this, m);
+        then?.(this, m);
+      },
+  );
+}
+
+/** Read traffic dense enough to hit the short windows read bugs open (a read every 20 ms). */
+const MANY_READS: SimOptions = { workload: { readIntervalMs: 20 } };
 
 interface Mutant {
   readonly name: string;
@@ -43,6 +72,8 @@ interface Mutant {
   readonly caughtBy: readonly Property[];
   readonly nodes?: number;
   readonly faults?: FaultsOption;
+  /** Further options for every seed (traffic, core configuration). */
+  readonly options?: SimOptions;
 }
 
 const MUTANTS: Mutant[] = [
@@ -181,6 +212,73 @@ const MUTANTS: Mutant[] = [
       ),
     caughtBy: ['Commit Rule', 'State Machine Safety', 'Durability', 'Core Error'],
   },
+  {
+    name: 'serving a read without waiting for its heartbeat round (§6.4 step 3)',
+    available: has(raft, 'sendEarly') && has(readOnly, 'confirm'),
+    // Each round counts as confirmed the moment its heartbeats go out.
+    apply: () =>
+      learnOwners((r, m) => {
+        if (m.type === 'Heartbeat') r.readOnly.confirm(m.readRound, 0, r.readStates);
+      }),
+    caughtBy: ['Linearizable Read'],
+    options: MANY_READS,
+  },
+  {
+    name: 'serving a read at the commit index before the term’s no-op commits (§6.4 step 1)',
+    available: has(raft, 'sendEarly') && has(readOnly, 'wait') && has(readOnly, 'add'),
+    apply: () => {
+      learnOwners();
+      patch(
+        ReadOnly.prototype,
+        'wait',
+        (original) =>
+          function (this: ReadOnly, ctx: number, mode: ReadMode) {
+            const r = owners.get(this);
+            // Queue it at today's commit index, for the next periodic heartbeat round to confirm.
+            if (r !== undefined) this.add(ctx, r.log.committed, this.round + 1);
+            else (original as (c: number, m: ReadMode) => void).call(this, ctx, mode);
+          },
+      );
+    },
+    caughtBy: ['Linearizable Read'],
+    options: MANY_READS,
+  },
+  {
+    name: 'a lease that never runs out (§6.4.1)',
+    available: has(readOnly, 'confirm'),
+    apply: () =>
+      patch(
+        ReadOnly.prototype,
+        'confirm',
+        (original) =>
+          function (this: ReadOnly, n: number, leaseMs: number, out: ReadState[]) {
+            (original as (n: number, l: number, o: ReadState[]) => void).call(this, n, leaseMs, out);
+            if (leaseMs > 0) this.leaseUntil = Number.POSITIVE_INFINITY;
+          },
+      ),
+    caughtBy: ['Linearizable Read'],
+    // Light faults: a deposed leader lingers (heavy faults crash it sooner), and serves stale lease reads.
+    faults: 'light',
+    options: { ...MANY_READS, raft: { checkQuorum: true, maxClockDriftMs: 30 } },
+  },
+  {
+    name: 'a leader that steps down confirming its pending reads instead of failing them',
+    available: has(readOnly, 'abortAll'),
+    apply: () =>
+      patch(
+        ReadOnly.prototype,
+        'abortAll',
+        (original) =>
+          function (this: ReadOnly, out: ReadState[]) {
+            const self = this as unknown as { pending: { ctx: number; index: number }[] };
+            for (const p of self.pending) out.push({ ctx: p.ctx, ok: true, index: p.index });
+            self.pending = [];
+            (original as (o: ReadState[]) => void).call(this, out);
+          },
+      ),
+    caughtBy: ['Read Leadership'],
+    options: MANY_READS,
+  },
 ];
 
 describe('the simulator catches protocol bugs injected into the core', () => {
@@ -191,7 +289,7 @@ describe('the simulator catches protocol bugs injected into the core', () => {
       const faults = m.faults ?? 'heavy';
       const budget = 20;
       for (let seed = 1; seed <= budget; seed++) {
-        const r = runSeed(seed, { nodes, faults, durationMs: 5000 });
+        const r = runSeed(seed, { nodes, faults, durationMs: 5000, ...m.options });
         if (!r.ok) {
           const v = r.violations[0]!;
           console.log(
