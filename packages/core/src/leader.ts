@@ -238,7 +238,9 @@ export function abortTransfer(r: Raft): void {
   r.transferee = null;
 }
 
+/** sendTimeoutNow tells `to` to campaign; from here on this leader's lease no longer holds. */
 function sendTimeoutNow(r: Raft, to: NodeId): void {
+  r.readOnly.revokeLease();
   r.sendEarly({ type: 'TimeoutNow', from: r.id, to, term: r.term });
 }
 

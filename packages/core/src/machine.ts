@@ -193,7 +193,7 @@ export const raftMachine = setup({
 }).createMachine({
   id: 'raft',
   context: ({ input }) => input,
-  initial: 'follower',
+  initial: 'boot',
   on: {
     PreVote: [
       { guard: 'isStale', actions: 'answerStale' },
@@ -227,6 +227,12 @@ export const raftMachine = setup({
     Persisted: { actions: 'markStable' },
   },
   states: {
+    /**
+     * A server (re)starts as if it had just heard from a leader: it may have
+     * answered a leader's heartbeat just before it crashed, and that leader's
+     * lease (§6.4.1) must outlive the restart, so no vote for a minimum election timeout.
+     */
+    boot: { always: { target: 'follower.leaderRecent' } },
     follower: {
       entry: 'becomeFollower',
       initial: 'leaderSilent',

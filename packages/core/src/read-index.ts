@@ -53,6 +53,8 @@ export class ReadOnly {
   round = 0;
   /** The lease holds until this time (host clock, ms); 0: no lease. */
   leaseUntil = 0;
+  /** Set once this term's lease is given up (a leadership transfer began): it is never extended again. */
+  private leaseRevoked = false;
 
   /** abortAll answers every request `ok: false` and forgets the term's rounds and lease. */
   abortAll(out: ReadState[]): void {
@@ -63,6 +65,17 @@ export class ReadOnly {
     this.rounds.clear();
     this.round = 0;
     this.leaseUntil = 0;
+    this.leaseRevoked = false;
+  }
+
+  /**
+   * revokeLease gives up the lease for the rest of the term. A leader does so
+   * when it sends TimeoutNow (§3.10): the transferee's election ignores
+   * leases, so a new leader may commit while this one's lease would still run.
+   */
+  revokeLease(): void {
+    this.leaseUntil = 0;
+    this.leaseRevoked = true;
   }
 
   /** wait parks a request until the term's first commit. */
@@ -111,7 +124,8 @@ export class ReadOnly {
   /** confirm releases the reads up to round `n`, extends the lease and forgets rounds up to `n`. */
   confirm(n: number, leaseMs: number, out: ReadState[]): void {
     const r = this.rounds.get(n);
-    if (r !== undefined && leaseMs > 0) this.leaseUntil = Math.max(this.leaseUntil, r.sentAt + leaseMs);
+    if (r !== undefined && leaseMs > 0 && !this.leaseRevoked)
+      this.leaseUntil = Math.max(this.leaseUntil, r.sentAt + leaseMs);
     for (const k of [...this.rounds.keys()]) {
       if (k > n) break;
       this.rounds.delete(k);

@@ -1,4 +1,4 @@
-import { onTestFinished } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { testSeed } from '../../../tools/testing/seed.js';
 import {
   type Clock,
@@ -157,6 +157,19 @@ export function solo(options: SoloOptions = {}): Solo {
   node.start();
   onTestFinished(() => node.stop());
   return { node, clock };
+}
+
+/**
+ * pastBootLease lets a freshly started follower's boot lease run out: a
+ * server starts as if it had just heard from a leader (§6.4.1) and ignores
+ * vote requests for a minimum election timeout, which tests of the voting
+ * rules themselves must wait out.
+ */
+export function pastBootLease({ node, clock }: Solo): void {
+  clock.advance(node.raft.config.electionTimeoutMs[0]);
+  expect(node.stateValue(), 'the election timer fired with the boot lease').toEqual({
+    follower: 'leaderSilent',
+  });
 }
 
 /**

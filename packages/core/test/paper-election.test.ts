@@ -10,6 +10,7 @@ import {
   grant,
   msg,
   ofType,
+  pastBootLease,
   persisted,
   type Solo,
   sent,
@@ -384,7 +385,9 @@ describe('§5.2 leader election', () => {
   });
 
   test('§5.2 a follower votes for at most one candidate per term, first come first served', () => {
-    const { node } = solo({ preVote: false });
+    const s = solo({ preVote: false });
+    const { node } = s;
+    pastBootLease(s);
     const ask = (from: string) =>
       msg('RequestVote', { from, to: 'n1', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: false });
     node.step(ask('n2'));
@@ -424,6 +427,7 @@ describe('§5.2 leader election', () => {
 
   test('§5.2 the vote survives a restart: a restarted follower refuses a second candidate of the term', () => {
     const first = solo({ preVote: false, persisted: persisted([1, 1], { term: 1 }) });
+    pastBootLease(first);
     first.node.step(
       msg('RequestVote', { from: 'n2', to: 'n1', term: 2, lastLogIndex: 2, lastLogTerm: 1, transfer: false }),
     );
@@ -431,8 +435,10 @@ describe('§5.2 leader election', () => {
     expect(hardState).toEqual({ term: 2, vote: 'n2', commit: 0 });
     first.node.stop(); // crash
 
-    const { node } = solo({ preVote: false, persisted: { ...persisted([1, 1]), hardState } });
+    const restarted = solo({ preVote: false, persisted: { ...persisted([1, 1]), hardState } });
+    const { node } = restarted;
     expect(node.status()).toMatchObject({ term: 2, vote: 'n2' });
+    pastBootLease(restarted);
     node.step(
       msg('RequestVote', { from: 'n3', to: 'n1', term: 2, lastLogIndex: 2, lastLogTerm: 1, transfer: false }),
     );
@@ -499,7 +505,9 @@ describe('§5.4.1 election restriction', () => {
   test.each(cases)(
     '§5.4.1 RequestVote from a log ending ($lastLogIndex, $lastLogTerm): granted=$granted ($why)',
     ({ lastLogIndex, lastLogTerm, granted }) => {
-      const { node } = solo({ preVote: false, persisted: persisted([1, 1, 2], { term: 2 }) });
+      const s = solo({ preVote: false, persisted: persisted([1, 1, 2], { term: 2 }) });
+      const { node } = s;
+      pastBootLease(s);
       node.step(
         msg('RequestVote', { from: 'n2', to: 'n1', term: 3, lastLogIndex, lastLogTerm, transfer: false }),
       );
@@ -512,7 +520,9 @@ describe('§5.4.1 election restriction', () => {
   test.each(cases)(
     '§5.4.1 §9.6 PreVote from a log ending ($lastLogIndex, $lastLogTerm): granted=$granted ($why)',
     ({ lastLogIndex, lastLogTerm, granted }) => {
-      const { node } = solo({ persisted: persisted([1, 1, 2], { term: 2 }) });
+      const s = solo({ persisted: persisted([1, 1, 2], { term: 2 }) });
+      const { node } = s;
+      pastBootLease(s);
       node.step(msg('PreVote', { from: 'n2', to: 'n1', term: 3, lastLogIndex, lastLogTerm }));
       const rd = collect(node);
       expect(rd.messages).toEqual([

@@ -1,7 +1,18 @@
 // Safety (§5.4.2 committing entries from previous terms, Figure 8) and
 // persistence across restarts (Figure 2 "persistent state on all servers").
 import { describe, expect, test } from 'vitest';
-import { ack, collect, elect, entries, msg, ofType, persisted, solo, TestNetwork } from './harness.js';
+import {
+  ack,
+  collect,
+  elect,
+  entries,
+  msg,
+  ofType,
+  pastBootLease,
+  persisted,
+  solo,
+  TestNetwork,
+} from './harness.js';
 
 const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
@@ -36,7 +47,9 @@ describe('§5.4.2 committing entries from previous terms', () => {
 
   test('§5.4.2 why: an earlier-term entry stored on a majority can still be overwritten (Figure 8 c–d)', () => {
     // A follower holding [1@1, 2@2] votes for a candidate whose log ends in (2, 3)…
-    const { node } = solo({ voters: five, preVote: false, persisted: persisted([1, 2], { term: 4 }) });
+    const s = solo({ voters: five, preVote: false, persisted: persisted([1, 2], { term: 4 }) });
+    const { node } = s;
+    pastBootLease(s);
     node.step(
       msg('RequestVote', { from: 'n5', to: 'n1', term: 5, lastLogIndex: 2, lastLogTerm: 3, transfer: false }),
     );

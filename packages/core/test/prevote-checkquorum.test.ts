@@ -71,6 +71,31 @@ describe('§9.6 PreVote', () => {
     expect(rd.hardState).toEqual({ term: 2, vote: 'n3', commit: 0 });
   });
 
+  test('§6.4.1 a (re)started server ignores later-term votes for a minimum election timeout: a lease it granted before a crash survives the crash', () => {
+    // n1 answered the leader's heartbeats, crashed and restarted at once: the
+    // leader's lease still runs, so n1 must not help elect anyone else yet.
+    const { node, clock } = solo({
+      persisted: { hardState: { term: 1, vote: null, commit: 0 }, entries: [] },
+    });
+    expect(node.stateValue()).toEqual({ follower: 'leaderRecent' });
+    const requestVote = msg('RequestVote', {
+      from: 'n3',
+      to: 'n1',
+      term: 2,
+      lastLogIndex: 9,
+      lastLogTerm: 1,
+      transfer: false,
+    });
+    clock.advance(149);
+    node.step(requestVote);
+    node.step(msg('PreVote', { from: 'n3', to: 'n1', term: 2, lastLogIndex: 9, lastLogTerm: 1 }));
+    expect(collect(node).messages).toEqual([]);
+    expect(node.status()).toMatchObject({ term: 1, vote: null });
+    clock.advance(1);
+    node.step(requestVote);
+    expect(ofType(collect(node).messages, 'RequestVoteResponse')[0]).toMatchObject({ granted: true });
+  });
+
   test('§9.6 control: without CheckQuorum there is no lease and a later-term vote is granted at once', () => {
     const { node } = solo({ checkQuorum: false });
     node.step(msg('Heartbeat', { from: 'n2', to: 'n1', term: 1, commit: 0, readRound: 0 }));

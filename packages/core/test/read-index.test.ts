@@ -122,6 +122,26 @@ describe('§6.4.1 lease reads', () => {
     expect(collect(node).readStates).toEqual([]);
   });
 
+  test('§3.10 a leader gives up its lease for the rest of the term once it sends TimeoutNow: the transferee’s election ignores leases', () => {
+    const s = leader(['n1', 'n2', 'n3'], { maxClockDriftMs: 50 });
+    const { node } = s;
+    node.step(ack('n2', 2, 4));
+    node.step(ack('n3', 2, 4));
+    collect(node);
+    node.readIndex(1, 'lease');
+    node.step(answer('n2', round(collect(node))));
+    expect(collect(node).readStates).toEqual([{ ctx: 1, ok: true, index: 4 }]);
+    node.transferLeadership('n2'); // n2 is caught up: TimeoutNow goes out at once
+    expect(ofType(collect(node).earlyMessages, 'TimeoutNow')).toHaveLength(1);
+    node.readIndex(2, 'lease'); // inside the old lease, yet no longer served from it
+    const r = round(collect(node));
+    expect(node.status().role).toBe('leader');
+    node.step(answer('n3', r)); // a confirmed round still serves the read…
+    expect(collect(node).readStates).toEqual([{ ctx: 2, ok: true, index: 4 }]);
+    node.readIndex(3, 'lease'); // …but no longer renews the lease
+    expect(collect(node).readStates).toEqual([]);
+  });
+
   test('without a drift bound, lease reads are ReadIndex reads', () => {
     const { node } = leader();
     node.step(ack('n2', 2, 4));
