@@ -28,7 +28,7 @@ describe('xraft diagram', () => {
     expect(parseStateValue('candidate')).toBe('candidate');
     expect(parseStateValue('{"follower":"leaderRecent"}')).toEqual({ follower: 'leaderRecent' });
     expect(() => parseStateValue('leadr')).toThrow(
-      /no state "leadr" \(states here: follower, precandidate, candidate, leader\)/,
+      /no state "leadr" \(states here: boot, follower, precandidate, candidate, leader\)/,
     );
     expect(() => parseStateValue('{"follower":"nope"}')).toThrow(/no state "follower.nope"/);
     expect(() => parseStateValue('{oops')).toThrow(/not a state name or JSON/);

@@ -20,6 +20,8 @@ export interface RaftConfig {
   readonly maxInflightBytes: number;
   /** Soft limit on the entry bytes of one AppendEntries (always at least one entry). */
   readonly maxMessageBytes: number;
+  /** Bytes of snapshot per InstallSnapshot chunk (§7): no message carries a whole large snapshot. */
+  readonly snapshotChunkBytes: number;
   /**
    * The bound on clock drift between servers over one election timeout, which
    * lease reads (thesis §6.4.1) rely on: a leader serves them without a
@@ -42,6 +44,7 @@ export const DEFAULT_CONFIG: Omit<RaftConfig, 'id' | 'voters'> = Object.freeze({
   maxInflightMessages: 256,
   maxInflightBytes: 32 * 1024 * 1024,
   maxMessageBytes: 1024 * 1024,
+  snapshotChunkBytes: 256 * 1024,
   maxClockDriftMs: null,
 });
 
@@ -71,7 +74,12 @@ export function resolveConfig(options: RaftOptions): RaftConfig {
     }
     if (!config.checkQuorum) fail('maxClockDriftMs (lease reads) needs checkQuorum');
   }
-  for (const k of ['maxInflightMessages', 'maxInflightBytes', 'maxMessageBytes'] as const) {
+  for (const k of [
+    'maxInflightMessages',
+    'maxInflightBytes',
+    'maxMessageBytes',
+    'snapshotChunkBytes',
+  ] as const) {
     if (!(Number.isInteger(config[k]) && config[k] > 0)) fail(`${k} must be a positive integer`);
   }
   return config;

@@ -27,6 +27,7 @@ export { seededRandom } from './random.js';
 export { type ReadMode, ReadOnly, type ReadState } from './read-index.js';
 export type { Ready } from './ready.js';
 export { isEmptyReady } from './ready.js';
+export type { Snapshot, SnapshotMeta } from './snapshot.js';
 export type { StateMachine } from './state-machine.js';
 export type { Entry, EntryType, HardState, NodeId, Role } from './types.js';
 export { assertNever, EMPTY_DATA, EMPTY_HARD_STATE } from './types.js';

@@ -3,6 +3,7 @@ import { Progress } from './progress.js';
 import { committedIndex, majority } from './quorum.js';
 import type { Raft } from './raft.js';
 import type { ReadMode } from './read-index.js';
+import { retransmitSnapshot, startSnapshot } from './snapshot.js';
 import { EMPTY_DATA, type Entry, type NodeId } from './types.js';
 
 /**
@@ -64,8 +65,9 @@ export function rejectProposal(r: Raft): void {
 
 /**
  * sendAppend sends the entries from `nextIndex` to one follower unless its
- * progress is paused. With `sendIfEmpty` false it stays silent when there is
- * nothing new. Returns whether a message went out.
+ * progress is paused; when they are compacted away, it starts sending the
+ * snapshot instead (§7). With `sendIfEmpty` false it stays silent when there
+ * is nothing new. Returns whether a message went out.
  */
 export function sendAppend(r: Raft, to: NodeId, sendIfEmpty = true): boolean {
   const pr = r.progress.get(to)!;
@@ -74,9 +76,8 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty = true): boolean {
   const prevLogIndex = pr.nextIndex - 1;
   const prevLogTerm = log.term(prevLogIndex);
   if (prevLogTerm === undefined) {
-    throw new Error(
-      `cannot replicate to ${to}: entry ${prevLogIndex} is compacted and snapshots are not supported`,
-    );
+    startSnapshot(r, to, pr);
+    return true;
   }
   const entries =
     pr.nextIndex <= log.lastIndex()
@@ -188,7 +189,11 @@ export function handleAppendEntriesResponse(r: Raft, m: AppendEntriesResponse): 
   }
   if (!pr.maybeUpdate(m.index)) return;
   if (pr.state === 'probe') pr.becomeReplicate();
-  else pr.inflights.freeLE(m.index);
+  else if (pr.state === 'snapshot') {
+    // The follower installed the snapshot (or caught up otherwise): stream entries after it.
+    if (pr.matchIndex >= pr.snapshot!.meta.index || pr.matchIndex >= r.log.snapshotIndex)
+      pr.becomeReplicate();
+  } else pr.inflights.freeLE(m.index);
   // A new commit index goes to every follower at once; then fill this follower's pipeline.
   if (maybeCommit(r)) broadcastAppend(r);
   while (sendAppend(r, m.from, false)) {}
@@ -202,6 +207,10 @@ export function handleHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
   pr.recentActive = true;
   pr.probeSent = false;
   r.readOnly.ack(m.from, m.readRound, r.voters.length, r.leaseMs, r.readStates);
+  if (pr.state === 'snapshot') {
+    retransmitSnapshot(r, m.from, pr);
+    return;
+  }
   // A lost message would stall a full pipeline forever; let one more through.
   if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
   if (pr.matchIndex < r.log.lastIndex()) sendAppend(r, m.from);

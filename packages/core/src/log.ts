@@ -183,6 +183,48 @@ export class RaftLog {
     if (this.persistingIndex > last) this.persistingIndex = last;
   }
 
+  /**
+   * compact discards the entries up to and including `index`, which a
+   * snapshot covers (§7): they must be applied. Compacting at or before the
+   * current snapshot point does nothing.
+   */
+  compact(index: number): void {
+    if (index <= this.snapshotIndex) return;
+    if (index > this.applied) {
+      throw new RangeError(
+        `compact(${index}): only applied entries may be compacted (applied ${this.applied})`,
+      );
+    }
+    this.snapshotTerm = this.term(index)!;
+    this.entries = this.entries.slice(index - this.snapshotIndex);
+    this.snapshotIndex = index;
+  }
+
+  /**
+   * installSnapshot makes a snapshot received from the leader ending at
+   * (index, term) the start of the log (§7, Figure 13 receiver rules 6–7): if
+   * the log holds that entry, the entries after it are kept; otherwise the
+   * whole log is discarded. Everything up to `index` is committed and, once
+   * the host restores the snapshot, applied.
+   */
+  installSnapshot(index: number, term: number): void {
+    if (index <= this.committed) {
+      throw new RangeError(`installSnapshot(${index}): the log has committed ${this.committed} already`);
+    }
+    if (this.matchTerm(index, term)) {
+      this.entries = this.entries.slice(index - this.snapshotIndex);
+    } else {
+      this.entries = [];
+    }
+    this.snapshotIndex = index;
+    this.snapshotTerm = term;
+    this.committed = index;
+    this.applied = index;
+    const last = this.lastIndex();
+    this.stableIndex = Math.min(Math.max(this.stableIndex, index), last);
+    this.persistingIndex = Math.min(Math.max(this.persistingIndex, index), last);
+  }
+
   /** commitTo raises the commit index; it never lowers it (commit indexes only move forward). */
   commitTo(index: number): boolean {
     if (index <= this.committed) return false;

@@ -31,6 +31,8 @@ import type {
   AppendEntriesResponse,
   Heartbeat,
   HeartbeatResponse,
+  InstallSnapshot,
+  InstallSnapshotResponse,
   Message,
   PreVote,
   PreVoteResponse,
@@ -39,6 +41,7 @@ import type {
 import type { Raft } from './raft.js';
 import type { ReadMode } from './read-index.js';
 import { answerStale, handleAppendEntries, handleHeartbeat } from './replication.js';
+import { handleInstallSnapshot, handleInstallSnapshotResponse } from './snapshot.js';
 import type { HardState, NodeId } from './types.js';
 
 /** Propose asks the leader to append commands, as one batch (Raft's Start()). */
@@ -156,6 +159,10 @@ export const raftMachine = setup({
     handleAppendEntries: ({ context, event }: Args) =>
       handleAppendEntries(context.raft, msg<AppendEntries>(event)),
     handleHeartbeat: ({ context, event }: Args) => handleHeartbeat(context.raft, msg<Heartbeat>(event)),
+    handleInstallSnapshot: ({ context, event }: Args) =>
+      handleInstallSnapshot(context.raft, msg<InstallSnapshot>(event)),
+    handleInstallSnapshotResponse: ({ context, event }: Args) =>
+      handleInstallSnapshotResponse(context.raft, msg<InstallSnapshotResponse>(event)),
     becomeLeader: ({ context }) => becomeLeader(context.raft),
     leaveLeadership: ({ context }) => leaveLeadership(context.raft),
     broadcastHeartbeat: ({ context }) => broadcastHeartbeat(context.raft),
@@ -215,6 +222,10 @@ export const raftMachine = setup({
       { guard: 'isStale', actions: 'answerStale' },
       { target: '.follower.leaderRecent', actions: ['acceptLeader', 'handleHeartbeat'] },
     ],
+    InstallSnapshot: [
+      { guard: 'isStale', actions: 'answerStale' },
+      { target: '.follower.leaderRecent', actions: ['acceptLeader', 'handleInstallSnapshot'] },
+    ],
     TimeoutNow: [
       { guard: not('isStale'), target: '.candidate', actions: ['acceptLeader', 'markTransferCampaign'] },
     ],
@@ -222,6 +233,7 @@ export const raftMachine = setup({
     RequestVoteResponse: [{ guard: 'isHigherTerm', target: '.follower', actions: 'stepDown' }],
     AppendEntriesResponse: [{ guard: 'isHigherTerm', target: '.follower', actions: 'stepDown' }],
     HeartbeatResponse: [{ guard: 'isHigherTerm', target: '.follower', actions: 'stepDown' }],
+    InstallSnapshotResponse: [{ guard: 'isHigherTerm', target: '.follower', actions: 'stepDown' }],
     Propose: { actions: 'rejectProposal' },
     ReadIndex: { actions: 'rejectRead' },
     Persisted: { actions: 'markStable' },
@@ -291,11 +303,13 @@ export const raftMachine = setup({
       on: {
         AppendEntries: { guard: 'isSameTerm', actions: 'reportSplitBrain' },
         Heartbeat: { guard: 'isSameTerm', actions: 'reportSplitBrain' },
+        InstallSnapshot: { guard: 'isSameTerm', actions: 'reportSplitBrain' },
         TimeoutNow: { guard: 'isSameTerm' },
         RequestVote: { guard: 'breaksLease' },
         PreVote: { guard: 'breaksLease' },
         AppendEntriesResponse: { guard: 'isSameTerm', actions: 'handleAppendEntriesResponse' },
         HeartbeatResponse: { guard: 'isSameTerm', actions: 'handleHeartbeatResponse' },
+        InstallSnapshotResponse: { guard: 'isSameTerm', actions: 'handleInstallSnapshotResponse' },
         Propose: [{ guard: 'isTransferring', actions: 'rejectProposal' }, { actions: 'propose' }],
         ReadIndex: { actions: 'readIndex' },
         Persisted: { actions: ['markStable', 'commitOwnWrite'] },

@@ -89,6 +89,37 @@ export interface TimeoutNow extends MessageBase {
   readonly type: 'TimeoutNow';
 }
 
+/**
+ * InstallSnapshot sends one chunk of the leader's snapshot to a follower whose
+ * next entry the leader has compacted away (§7, Figure 13). Chunks carry
+ * their byte `offset`; the follower assembles them in order and installs the
+ * snapshot once it holds all `size` bytes, then answers with an
+ * AppendEntriesResponse for `lastIncludedIndex` once the install is durable.
+ */
+export interface InstallSnapshot extends MessageBase {
+  readonly type: 'InstallSnapshot';
+  /** The last entry the snapshot replaces (Figure 13 lastIncludedIndex, lastIncludedTerm). */
+  readonly lastIncludedIndex: number;
+  readonly lastIncludedTerm: number;
+  /** The snapshot's total size in bytes. */
+  readonly size: number;
+  /** Where this chunk starts in the snapshot. */
+  readonly offset: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * InstallSnapshotResponse acknowledges chunks: `received` is how many bytes
+ * of the snapshot the follower holds, from the start, so the leader resumes
+ * from there after a lost chunk or a restart (0: start over).
+ */
+export interface InstallSnapshotResponse extends MessageBase {
+  readonly type: 'InstallSnapshotResponse';
+  readonly lastIncludedIndex: number;
+  readonly lastIncludedTerm: number;
+  readonly received: number;
+}
+
 /** Message is every RPC exchanged between Raft servers. */
 export type Message =
   | PreVote
@@ -99,6 +130,8 @@ export type Message =
   | AppendEntriesResponse
   | Heartbeat
   | HeartbeatResponse
+  | InstallSnapshot
+  | InstallSnapshotResponse
   | TimeoutNow;
 
 /** MessageType is the discriminant of {@link Message}. */
@@ -114,6 +147,8 @@ export const MESSAGE_TYPES: readonly MessageType[] = [
   'AppendEntriesResponse',
   'Heartbeat',
   'HeartbeatResponse',
+  'InstallSnapshot',
+  'InstallSnapshotResponse',
   'TimeoutNow',
 ];
 

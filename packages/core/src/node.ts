@@ -46,6 +46,10 @@ export interface NodeStatus {
   readonly lastLogIndex: number;
   readonly lastLogTerm: number;
   readonly stableIndex: number;
+  /** The last index the latest snapshot covers (0: none). */
+  readonly snapshotIndex: number;
+  /** The first index the log holds in memory; older ones are compacted (§7). */
+  readonly firstLogIndex: number;
 }
 
 /**
@@ -151,6 +155,7 @@ export class RaftNode {
       r.log.hasUnpersisted() ||
       r.log.hasCommitted() ||
       r.readStates.length > 0 ||
+      r.pendingSnapshot !== null ||
       r.hardStateChanged()
     );
   }
@@ -160,6 +165,7 @@ export class RaftNode {
     const r = this.raft;
     const rd: Ready = {
       hardState: r.takeHardState(),
+      snapshot: r.pendingSnapshot,
       entries: r.log.takeUnpersisted(),
       earlyMessages: r.earlyMessages,
       messages: r.messages,
@@ -169,6 +175,7 @@ export class RaftNode {
     r.earlyMessages = [];
     r.messages = [];
     r.readStates = [];
+    r.pendingSnapshot = null;
     return rd;
   }
 
@@ -187,6 +194,36 @@ export class RaftNode {
       return;
     }
     this.send({ type: 'Persisted', index: last?.index ?? 0, term: last?.term ?? 0, hardState: hs });
+  }
+
+  /**
+   * compact tells the core that the host saved `data`, a snapshot of the
+   * state machine at applied index `index` (§7): the core keeps it to bring
+   * lagging followers up to date (InstallSnapshot) and drops the entries up
+   * to `index - keepEntries` from memory. Keeping some entries lets followers
+   * that lag a little catch up by AppendEntries instead. The host compacts its
+   * storage the same way. An older snapshot than the latest is ignored.
+   */
+  compact(index: number, data: Uint8Array, keepEntries = 0): void {
+    const r = this.raft;
+    const log = r.log;
+    if (!Number.isInteger(index) || index < 0 || index > log.applied) {
+      throw new RangeError(
+        `compact(${index}): the snapshot must be at an applied index (applied ${log.applied})`,
+      );
+    }
+    if (!(Number.isInteger(keepEntries) && keepEntries >= 0)) {
+      throw new RangeError(`compact: keepEntries must be a non-negative integer, got ${keepEntries}`);
+    }
+    if (index <= (r.snapshot?.meta.index ?? 0)) return;
+    const term = log.term(index);
+    if (term === undefined) {
+      throw new RangeError(
+        `compact(${index}): entry ${index} is already compacted (at ${log.snapshotIndex})`,
+      );
+    }
+    r.snapshot = { meta: { index, term }, data };
+    log.compact(Math.max(log.snapshotIndex, index - keepEntries));
   }
 
   /** hardState is the current persistent state. */
@@ -208,6 +245,8 @@ export class RaftNode {
       lastLogIndex: r.log.lastIndex(),
       lastLogTerm: r.log.lastTerm(),
       stableIndex: r.log.stableIndex,
+      snapshotIndex: r.snapshot?.meta.index ?? 0,
+      firstLogIndex: r.log.firstIndex(),
     };
   }
 

@@ -1,11 +1,14 @@
 import { Inflights } from './inflights.js';
+import type { Snapshot } from './snapshot.js';
 
 /**
  * ProgressState is how a leader replicates to one follower:
  * `probe` sends one AppendEntries at a time until it finds where the logs
- * match; `replicate` streams entries optimistically, bounded by inflights.
+ * match; `replicate` streams entries optimistically, bounded by inflights;
+ * `snapshot` sends the leader's snapshot in chunks, because the entries the
+ * follower needs next are compacted away (§7).
  */
-export type ProgressState = 'probe' | 'replicate';
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 /**
  * Progress is a leader's view of one follower (Figure 2 "volatile state on
@@ -22,6 +25,12 @@ export class Progress {
   /** Heard from this follower since the last CheckQuorum round (§6.2). */
   recentActive = false;
   readonly inflights: Inflights;
+  /** In snapshot state: the snapshot being sent, the next byte to send, and the bytes the follower holds. */
+  snapshot: Snapshot | null = null;
+  snapshotSent = 0;
+  snapshotAcked = 0;
+  /** `snapshotAcked` at the follower's previous heartbeat answer: no change since means a loss. */
+  snapshotAckedAtBeat = -1;
 
   constructor(nextIndex: number, maxInflightMessages: number, maxInflightBytes: number) {
     this.nextIndex = nextIndex;
@@ -30,6 +39,7 @@ export class Progress {
 
   /** becomeProbe falls back to probing from just after matchIndex. */
   becomeProbe(): void {
+    this.snapshot = null;
     this.state = 'probe';
     this.probeSent = false;
     this.nextIndex = this.matchIndex + 1;
@@ -38,14 +48,27 @@ export class Progress {
 
   /** becomeReplicate starts streaming from just after matchIndex. */
   becomeReplicate(): void {
+    this.snapshot = null;
     this.state = 'replicate';
     this.probeSent = false;
     this.nextIndex = this.matchIndex + 1;
     this.inflights.reset();
   }
 
+  /** becomeSnapshot starts sending `snapshot`; appends pause until the follower has installed it. */
+  becomeSnapshot(snapshot: Snapshot): void {
+    this.state = 'snapshot';
+    this.snapshot = snapshot;
+    this.snapshotSent = 0;
+    this.snapshotAcked = 0;
+    this.snapshotAckedAtBeat = -1;
+    this.probeSent = false;
+    this.inflights.reset();
+  }
+
   /** isPaused tells whether no AppendEntries with entries may be sent now. */
   isPaused(): boolean {
+    if (this.state === 'snapshot') return true;
     return this.state === 'probe' ? this.probeSent : this.inflights.full();
   }
 
@@ -79,6 +102,7 @@ export class Progress {
    * when the rejection is stale (it answers a message this progress has moved past).
    */
   maybeDecrTo(rejected: number, probeFrom: number): boolean {
+    if (this.state === 'snapshot') return false; // it answers an append from before the snapshot
     if (this.state === 'replicate') {
       if (rejected <= this.matchIndex) return false;
       this.nextIndex = this.matchIndex + 1;

@@ -4,6 +4,7 @@ import type { Message } from './messages.js';
 import type { Progress } from './progress.js';
 import type { Random } from './random.js';
 import { ReadOnly, type ReadState } from './read-index.js';
+import type { IncomingSnapshot, Snapshot } from './snapshot.js';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type NodeId, type Role } from './types.js';
 
 /** PersistedState is what a server finds in its storage when it (re)starts. */
@@ -11,10 +12,19 @@ export interface PersistedState {
   readonly hardState: HardState;
   /** The stored log, contiguous, oldest first. */
   readonly entries: readonly Entry[];
-  /** Highest index the state machine already reflects (0 for a state machine rebuilt from scratch). */
+  /**
+   * Highest index the state machine already reflects: 0 for a state machine
+   * rebuilt from scratch; by default, the index of `latestSnapshot`, which
+   * the host restores the state machine from.
+   */
   readonly applied?: number;
-  /** The last entry a snapshot covers, when the log was compacted (§7); entries then start just after it. */
+  /** The compaction point (§7): the last entry compacted away; the stored entries start just after it. */
   readonly snapshot?: { readonly index: number; readonly term: number };
+  /**
+   * The latest snapshot stored (at or after the compaction point), which a
+   * leader sends to followers that need compacted entries (InstallSnapshot).
+   */
+  readonly latestSnapshot?: Snapshot;
 }
 
 /** ProposeResult is Raft's Start(): where the first proposed command will sit if it commits. */
@@ -63,6 +73,12 @@ export class Raft {
   readStates: ReadState[] = [];
   /** The host's clock (ms), for lease reads only. */
   readonly now: () => number;
+  /** The latest snapshot (§7): taken by the host (compact) or installed from a leader. */
+  snapshot: Snapshot | null = null;
+  /** Follower only: a snapshot being received, chunk by chunk. */
+  incoming: IncomingSnapshot | null = null;
+  /** A snapshot received from the leader, for the next Ready to install. */
+  pendingSnapshot: Snapshot | null = null;
   /** The outcome of the last Propose event, read back by the node facade. */
   lastProposal: ProposeResult | null = null;
 
@@ -86,12 +102,21 @@ export class Raft {
     this.peers = config.voters.filter((v) => v !== config.id);
     this.term = persisted.hardState.term;
     this.vote = persisted.hardState.vote;
+    const latest = persisted.latestSnapshot;
+    const snapshotIndex = latest?.meta.index ?? 0;
+    if (snapshotIndex < (persisted.snapshot?.index ?? 0)) {
+      throw new Error(
+        `the latest snapshot (${snapshotIndex}) is older than the compaction point (${persisted.snapshot?.index})`,
+      );
+    }
+    // What a snapshot covers was committed, whatever commit index the hard state had durably.
     this.log.restore(
       persisted.entries,
-      persisted.hardState.commit,
-      persisted.applied ?? 0,
+      Math.max(persisted.hardState.commit, snapshotIndex),
+      persisted.applied ?? snapshotIndex,
       persisted.snapshot,
     );
+    if (latest !== undefined && snapshotIndex > 0) this.snapshot = latest;
     this.handedOut = { term: this.term, vote: this.vote, commit: this.log.committed };
     this.durable = this.handedOut;
   }

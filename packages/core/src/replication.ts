@@ -61,12 +61,24 @@ export function answerStale(r: Raft, m: Message): void {
     case 'RequestVote':
       r.send({ type: 'RequestVoteResponse', from: r.id, to: m.from, term: r.term, granted: false });
       return;
+    case 'InstallSnapshot':
+      r.send({
+        type: 'InstallSnapshotResponse',
+        from: r.id,
+        to: m.from,
+        term: r.term,
+        lastIncludedIndex: m.lastIncludedIndex,
+        lastIncludedTerm: m.lastIncludedTerm,
+        received: 0,
+      });
+      return;
     default:
       return;
   }
 }
 
-function appendResponse(r: Raft, to: string, success: boolean, index: number): Message {
+/** appendResponse builds an AppendEntriesResponse without a backtracking hint. */
+export function appendResponse(r: Raft, to: string, success: boolean, index: number): Message {
   return {
     type: 'AppendEntriesResponse',
     from: r.id,

@@ -12,6 +12,7 @@ import {
   type RaftOptions,
   type ReadState,
   type Ready,
+  type Snapshot,
   seededRandom,
 } from '../src/index.js';
 
@@ -183,9 +184,11 @@ export function collect(node: RaftNode, persist = true): Ready {
   const out = { entries: [] as Entry[], earlyMessages: [] as Message[], messages: [] as Message[] };
   const committed: Entry[] = [];
   const readStates: ReadState[] = [];
+  let snapshot: Snapshot | null = null;
   while (node.hasReady()) {
     const rd = node.ready();
     hardState = rd.hardState ?? hardState;
+    snapshot = rd.snapshot ?? snapshot;
     out.entries.push(...rd.entries);
     out.earlyMessages.push(...rd.earlyMessages);
     out.messages.push(...rd.messages);
@@ -194,7 +197,7 @@ export function collect(node: RaftNode, persist = true): Ready {
     if (!persist) break;
     node.advance(rd);
   }
-  return { hardState, ...out, committed, readStates };
+  return { hardState, snapshot, ...out, committed, readStates };
 }
 
 /** sent is every message of a Ready, early ones first. */
@@ -233,6 +236,25 @@ export function elect(s: Solo, persist = true): Ready {
 export interface Stored {
   hardState: PersistedState['hardState'];
   entries: PersistedState['entries'][number][];
+  snapshot?: Snapshot;
+  /** The term of the entry just before the first stored one, when entries before the snapshot are kept. */
+  compactedTerm?: number;
+}
+
+/** The test state machine is the list of commands applied; its snapshot is that list, encoded. */
+function encodeApplied(applied: readonly Uint8Array[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(applied.map((d) => Array.from(d))));
+}
+
+/** compactionPoint is the entry just before the first stored one: the snapshot's, or a kept entry's predecessor. */
+function compactionPoint(s: Stored): { index: number; term: number } {
+  const first = s.entries[0];
+  if (first === undefined || first.index === s.snapshot!.meta.index + 1) return s.snapshot!.meta;
+  return { index: first.index - 1, term: s.compactedTerm! };
+}
+
+function decodeApplied(data: Uint8Array): Uint8Array[] {
+  return (JSON.parse(new TextDecoder().decode(data)) as number[][]).map((d) => Uint8Array.from(d));
 }
 
 /**
@@ -270,19 +292,41 @@ export class TestNetwork {
     const s = this.stored.get(id) ?? { hardState: { term: 0, vote: null, commit: 0 }, entries: [] };
     this.stored.set(id, s);
     this.applied.set(id, []);
+    if (s.snapshot) this.applied.set(id, decodeApplied(s.snapshot.data));
     const node = new RaftNode({
       id,
       voters: this.ids,
       ...this.options,
       clock: this.clock,
       random: seededRandom(seed * 1000 + this.ids.indexOf(id)),
-      persisted: { hardState: s.hardState, entries: s.entries.slice() },
+      persisted: {
+        hardState: s.hardState,
+        entries: s.entries.slice(),
+        ...(s.snapshot ? { snapshot: compactionPoint(s), latestSnapshot: s.snapshot } : {}),
+      },
       onReady: () => this.drain(id),
     });
     this.nodes.set(id, node);
     node.start();
     this.drain(id);
     return node;
+  }
+
+  /**
+   * compact snapshots `id`'s state machine (the applied commands) at its
+   * applied index, stores it, and compacts its log and storage, keeping
+   * `keepEntries` entries before that index.
+   */
+  compact(id: string, keepEntries = 0): number {
+    const node = this.node(id);
+    const index = node.status().lastApplied;
+    const data = encodeApplied(this.applied.get(id)!);
+    node.compact(index, data, keepEntries);
+    const s = this.stored.get(id)!;
+    s.snapshot = node.raft.snapshot!;
+    s.compactedTerm = node.raft.log.snapshotTerm;
+    s.entries = s.entries.filter((e) => e.index >= node.raft.log.firstIndex());
+    return index;
   }
 
   /** restart stops a node (a crash: what it did not persist is lost) and boots it again from `stored`. */
@@ -302,10 +346,20 @@ export class TestNetwork {
       const rd: Ready = node.ready();
       this.queue.push(...rd.earlyMessages);
       const s = this.stored.get(id)!;
+      if (rd.snapshot) {
+        // Keep the stored entries after the snapshot only if the log holds its last entry (§7).
+        const { index, term } = rd.snapshot.meta;
+        const at = s.entries.findIndex((e) => e.index === index);
+        s.entries = at >= 0 && s.entries[at]!.term === term ? s.entries.slice(at + 1) : [];
+        s.snapshot = rd.snapshot;
+        s.compactedTerm = term;
+        this.applied.set(id, decodeApplied(rd.snapshot.data));
+      }
       if (rd.hardState) s.hardState = rd.hardState;
       const first = rd.entries[0];
       if (first) {
-        s.entries.length = first.index - 1 - (s.entries[0]?.index ?? 1) + 1;
+        const base = s.entries[0]?.index ?? (s.snapshot?.meta.index ?? 0) + 1;
+        s.entries.length = Math.max(0, first.index - base);
         s.entries.push(...rd.entries);
       }
       this.queue.push(...rd.messages);

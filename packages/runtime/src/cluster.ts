@@ -24,6 +24,7 @@ import {
 import { checkLinkSettings, type LinkSettings } from './link.js';
 import type { LogLevel, StorageSpec, WorkerToMain } from './protocol.js';
 import { serveStorage } from './remote-storage.js';
+import { DEFAULT_SNAPSHOT_POLICY, resolveSnapshotPolicy, type SnapshotPolicy } from './snapshot-policy.js';
 import {
   type BootSpec,
   DEFAULT_RESTART_POLICY,
@@ -75,6 +76,14 @@ export interface ClusterOptions {
    * served as a ReadIndex read. Must be below the minimum election timeout.
    */
   readonly maxClockDriftMs?: number | null;
+  /**
+   * When each node snapshots its state machine and compacts its log (§7):
+   * after `entries` applied entries (default 10,000) or `bytes` of their
+   * payload (default 16 MiB), keeping `keepEntries` entries before the
+   * snapshot (default min(1000, entries / 2)). Followers too far behind get
+   * the snapshot by InstallSnapshot.
+   */
+  readonly snapshotThreshold?: Partial<SnapshotPolicy>;
 }
 
 /** LogEntry is one log line of the cluster (`node` null) or of a node worker. */
@@ -153,6 +162,7 @@ interface Resolved {
   readonly log: (entry: LogEntry) => void;
   readonly inspect: false | InspectorServerOptions | InspectorLike;
   readonly maxClockDriftMs: number | null;
+  readonly snapshotPolicy: SnapshotPolicy;
 }
 
 /**
@@ -662,6 +672,7 @@ export class Cluster {
         inspect: o.inspect !== false,
         client: client.port2,
         maxClockDriftMs: o.maxClockDriftMs,
+        snapshotPolicy: o.snapshotPolicy,
       },
       transfer,
       release: () => {
@@ -743,6 +754,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'log',
   'inspect',
   'maxClockDriftMs',
+  'snapshotThreshold',
 ]);
 
 /** resolveOptions validates {@link ClusterOptions} and fills in defaults, with errors that say what to pass. */
@@ -776,6 +788,12 @@ function resolveOptions(options: ClusterOptions): Resolved {
     resolveConfig({ id: 'n1', voters: ['n1'], electionTimeoutMs, heartbeatIntervalMs, maxClockDriftMs });
   } catch (err) {
     fail((err as Error).message.replace(/^invalid Raft config for "n1": /, ''));
+  }
+  let snapshotPolicy = DEFAULT_SNAPSHOT_POLICY;
+  try {
+    snapshotPolicy = resolveSnapshotPolicy(options.snapshotThreshold);
+  } catch (err) {
+    fail((err as Error).message);
   }
   const autoRestart = options.autoRestart ?? true;
   if (typeof autoRestart !== 'boolean') fail(`autoRestart must be a boolean, got ${String(autoRestart)}`);
@@ -829,6 +847,7 @@ function resolveOptions(options: ClusterOptions): Resolved {
     log: options.log ?? defaultLog,
     inspect: inspect === true ? {} : inspect,
     maxClockDriftMs,
+    snapshotPolicy,
   };
 }
 

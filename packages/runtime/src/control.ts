@@ -22,6 +22,11 @@ export interface NodeReport extends NodeStatus {
   readonly seed: number;
   /** Highest index the worker's state machine has applied (the core's lastApplied counts handed-out entries). */
   readonly applied: number;
+  /** Entries the node's log holds in memory, after its compaction point (§7). */
+  readonly logEntries: number;
+  /** Snapshots this incarnation took (log compaction) and installed from a leader (InstallSnapshot). */
+  readonly snapshotsTaken: number;
+  readonly snapshotsInstalled: number;
   /** Dropped input per kind (wire.ts). */
   readonly wireErrors: Partial<Record<WireErrorKind, number>>;
   /** Readies persisted but not yet carried out. */

@@ -16,6 +16,7 @@ import type { InspectionEvent } from 'xstate';
 import type { NodeReport } from './control.js';
 import type { Mailbox } from './mailbox.js';
 import type { AppliedCommand } from './protocol.js';
+import type { SnapshotPolicy } from './snapshot-policy.js';
 import type { StateMachine } from './state-machine.js';
 import type { StatusCell } from './status.js';
 
@@ -25,6 +26,8 @@ export interface NodeHostOptions
     Partial<Pick<RaftConfig, 'maxClockDriftMs'>> {
   readonly storage: Storage;
   readonly stateMachine: StateMachine;
+  /** When to snapshot the state machine and compact the log (§7). */
+  readonly snapshotPolicy: SnapshotPolicy;
   readonly mailbox: Mailbox;
   /** The election-timeout randomness (seeded from `crypto` by the worker). */
   readonly random: Random;
@@ -95,8 +98,12 @@ export class NotLeaderError extends Error {
 export class NodeHost {
   /** The running server, once {@link start} has loaded storage. */
   node: RaftNode | null = null;
-  /** Highest index applied to the state machine by this incarnation (rebuilt from index 1 on restart). */
+  /** Highest index the state machine reflects (restored from the latest snapshot on restart, then replayed). */
   applied = 0;
+  /** Entries and payload bytes applied since the latest snapshot: what the next compaction would free. */
+  private sinceSnapshot = { entries: 0, bytes: 0 };
+  /** Snapshots taken and installed by this incarnation. */
+  snapshots = { taken: 0, installed: 0 };
   /** Readies handed to storage whose completion has not run yet. */
   private inflight = 0;
   /** Completion of the last Ready handed out: each waits for the previous one (writes resolve in order). */
@@ -131,21 +138,20 @@ export class NodeHost {
   }
 
   /**
-   * start loads storage, rebuilds the state machine from index 1 (committed
-   * entries come back in the first Readies and are applied again), starts the
-   * node and begins taking input from the mailbox.
+   * start loads storage, restores the state machine from the latest snapshot
+   * (§7) and replays the committed entries after it (they come back in the
+   * first Readies), starts the node and begins taking input from the mailbox.
    */
   async start(): Promise<PersistedState> {
     const o = this.options;
     const persisted = await o.storage.load();
-    const snapshotIndex = persisted.snapshot?.index ?? 0;
-    if (snapshotIndex > 0) {
-      const snapshot = await o.storage.loadSnapshot();
-      if (snapshot === null || snapshot.meta.index !== snapshotIndex) {
-        throw new Error(`${o.id}: the log starts after ${snapshotIndex} but no snapshot covers it`);
-      }
-      o.stateMachine.restore(snapshot.data);
+    const compactedTo = persisted.snapshot?.index ?? 0;
+    const snapshot = await o.storage.loadSnapshot();
+    const snapshotIndex = snapshot?.meta.index ?? 0;
+    if (snapshotIndex < compactedTo) {
+      throw new Error(`${o.id}: the log starts after ${compactedTo} but no snapshot covers it`);
     }
+    if (snapshot !== null) o.stateMachine.restore(snapshot.data);
     this.applied = snapshotIndex;
     const node = new RaftNode({
       id: o.id,
@@ -156,7 +162,11 @@ export class NodeHost {
       now: () => performance.now(),
       random: o.random,
       ...(o.maxClockDriftMs !== undefined ? { maxClockDriftMs: o.maxClockDriftMs } : {}),
-      persisted: { ...persisted, applied: snapshotIndex },
+      persisted: {
+        ...persisted,
+        applied: snapshotIndex,
+        ...(snapshot !== null ? { latestSnapshot: snapshot } : {}),
+      },
       onReady: () => this.scheduleTurn(),
       ...(o.inspect ? { inspect: o.inspect } : {}),
     });
@@ -249,6 +259,9 @@ export class NodeHost {
       incarnation: this.options.incarnation,
       seed: this.options.seed,
       applied: this.applied,
+      logEntries: node.status().lastLogIndex - node.status().firstLogIndex + 1,
+      snapshotsTaken: this.snapshots.taken,
+      snapshotsInstalled: this.snapshots.installed,
       wireErrors: this.options.mailbox.errors.snapshot(),
       inflightWrites: this.inflight,
     };
@@ -385,14 +398,20 @@ export class NodeHost {
     if (rd.readStates.length > 0) this.answerReads(rd.readStates);
     // 1. Early messages may leave before the write (thesis §10.2.1).
     mailbox.post(rd.earlyMessages);
-    const writes = rd.hardState !== null || rd.entries.length > 0;
+    const writes = rd.snapshot !== null || rd.hardState !== null || rd.entries.length > 0;
     if (!writes && this.inflight === 0) {
       // Nothing to wait for: carry it out in this turn, so its messages share this turn's batches.
       this.complete(node, rd);
       return;
     }
-    // 2. One write per Ready, issued in order; 3. completion strictly after every earlier one.
-    const write = writes ? storage.persist(rd.hardState, rd.entries) : null;
+    // 2. One write per Ready (a received snapshot's install first), issued in order;
+    // 3. completion strictly after every earlier one.
+    const install = rd.snapshot !== null ? storage.installSnapshot(rd.snapshot) : null;
+    install?.catch(() => {});
+    const persist =
+      rd.hardState !== null || rd.entries.length > 0 ? storage.persist(rd.hardState, rd.entries) : null;
+    const write: Promise<unknown> | null =
+      install === null ? persist : persist === null ? install : Promise.all([install, persist]);
     write?.catch(() => {}); // Observed through the chain below; this only keeps it from counting as unhandled.
     this.inflight++;
     this.chain = this.chain
@@ -408,11 +427,56 @@ export class NodeHost {
       );
   }
 
-  /** complete is step 3 of the contract: `hardState` and `entries` of `rd` are durable. */
+  /** complete is step 3 of the contract: `snapshot`, `hardState` and `entries` of `rd` are durable. */
   private complete(node: RaftNode, rd: Ready): void {
     this.options.mailbox.post(rd.messages);
+    if (rd.snapshot !== null) this.restore(rd.snapshot);
     if (rd.committed.length > 0) this.apply(rd.committed);
     this.guard(() => node.advance(rd));
+    this.maybeSnapshot(node);
+  }
+
+  /**
+   * restore replaces the state machine with a snapshot received from the
+   * leader (§7). Proposers waiting for entries it covers cannot learn their
+   * results: they fail, and a client retries with the same sequence number
+   * (its session, in the snapshot, answers the retry).
+   */
+  private restore(snapshot: NonNullable<Ready['snapshot']>): void {
+    const { index } = snapshot.meta;
+    this.options.stateMachine.restore(snapshot.data);
+    this.applied = index;
+    this.sinceSnapshot = { entries: 0, bytes: 0 };
+    this.snapshots.installed++;
+    for (const [i, w] of this.awaited) {
+      if (i > index) continue;
+      this.awaited.delete(i);
+      w.reject(new Error(`${this.options.id}: entry ${i} was overtaken by a snapshot from the leader`));
+    }
+    this.releaseReads();
+  }
+
+  /**
+   * maybeSnapshot takes a snapshot at the applied index once the policy says
+   * the log has grown enough (§7): it is saved, then storage and the core
+   * drop the entries it covers (but the last `keepEntries`). Storage applies
+   * writes in call order, so no wait is needed before compacting.
+   */
+  private maybeSnapshot(node: RaftNode): void {
+    const policy = this.options.snapshotPolicy;
+    const since = this.sinceSnapshot;
+    if (since.entries < policy.entries && since.bytes < policy.bytes) return;
+    const index = this.applied;
+    const term = node.raft.log.term(index);
+    if (term === undefined) return;
+    const data = this.options.stateMachine.snapshot();
+    const storage = this.options.storage;
+    const saved = storage.saveSnapshot({ meta: { index, term }, data });
+    this.guard(() => node.compact(index, data, policy.keepEntries));
+    const compacted = storage.compact(node.raft.log.snapshotIndex);
+    this.sinceSnapshot = { entries: 0, bytes: 0 };
+    this.snapshots.taken++;
+    Promise.all([saved, compacted]).catch((err: unknown) => this.fatal(err));
   }
 
   /** apply runs committed entries through the state machine in log order and reports the commands (§5.3). */
@@ -429,6 +493,8 @@ export class NodeHost {
         commands.push({ index: e.index, command: e.data });
       }
       this.applied = e.index;
+      this.sinceSnapshot.entries++;
+      this.sinceSnapshot.bytes += e.data.byteLength;
       const waiter = this.awaited.get(e.index);
       if (waiter !== undefined) {
         this.awaited.delete(e.index);

@@ -55,6 +55,7 @@ export type {
   WorkerToMain,
 } from './protocol.js';
 export { RemoteStorage, serveStorage } from './remote-storage.js';
+export { DEFAULT_SNAPSHOT_POLICY, resolveSnapshotPolicy, type SnapshotPolicy } from './snapshot-policy.js';
 export {
   type ClientRequestHandler,
   type LoadedStateMachine,

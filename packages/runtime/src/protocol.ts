@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { NodeId } from '@xraft/core';
 import type { InspectionRecord } from './inspection.js';
 import type { LinkSettings } from './link.js';
+import type { SnapshotPolicy } from './snapshot-policy.js';
 
 /** StorageSpec says where a node worker keeps its Raft state. */
 export type StorageSpec =
@@ -36,6 +37,8 @@ export interface WorkerBoot {
   readonly client: MessagePort;
   /** Clock-drift bound for lease reads (thesis §6.4.1); null: lease reads are ReadIndex reads. */
   readonly maxClockDriftMs: number | null;
+  /** When to snapshot and compact the log (§7). */
+  readonly snapshotPolicy: SnapshotPolicy;
   /** This incarnation's StatusCell buffer. */
   readonly status: SharedArrayBuffer;
   /** The node's Counters buffer, shared by all its incarnations. */

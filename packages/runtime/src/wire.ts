@@ -63,7 +63,7 @@ export interface DecodedBatch {
   readonly errors: WireError[];
 }
 
-type FieldKind = 'uint' | 'bool' | 'entries';
+type FieldKind = 'uint' | 'bool' | 'entries' | 'bytes';
 
 /** FIELDS lists, per RPC type, the fields beyond `from`, `to` and `term` (messages.ts). */
 const FIELDS: Record<MessageType, Readonly<Record<string, FieldKind>>> = {
@@ -75,6 +75,14 @@ const FIELDS: Record<MessageType, Readonly<Record<string, FieldKind>>> = {
   AppendEntriesResponse: { success: 'bool', index: 'uint', hintIndex: 'uint', hintTerm: 'uint' },
   Heartbeat: { commit: 'uint', readRound: 'uint' },
   HeartbeatResponse: { readRound: 'uint' },
+  InstallSnapshot: {
+    lastIncludedIndex: 'uint',
+    lastIncludedTerm: 'uint',
+    size: 'uint',
+    offset: 'uint',
+    data: 'bytes',
+  },
+  InstallSnapshotResponse: { lastIncludedIndex: 'uint', lastIncludedTerm: 'uint', received: 'uint' },
   TimeoutNow: {},
 };
 
@@ -131,9 +139,24 @@ function checkMessage(m: unknown, self: NodeId, peer: NodeId): WireError | null 
       const detail = checkEntries(value, m);
       if (detail !== null) return { kind: 'bad-entry', detail: `${type}.${name}: ${detail}` };
     }
+    if (kind === 'bytes' && !(value instanceof Uint8Array)) {
+      return { kind: 'bad-field', detail: `${type}.${name} is ${describe(value)}, not a Uint8Array` };
+    }
+  }
+  if (type === 'InstallSnapshot') {
+    const { offset, size, data } = m as { offset: number; size: number; data: Uint8Array };
+    if (offset + data.byteLength > size || size > MAX_SNAPSHOT_BYTES) {
+      return {
+        kind: 'bad-field',
+        detail: `InstallSnapshot chunk [${offset}, ${offset + data.byteLength}) does not fit a snapshot of ${size} bytes (at most ${MAX_SNAPSHOT_BYTES})`,
+      };
+    }
   }
   return null;
 }
+
+/** The largest snapshot a follower will allocate room for (a Uint8Array's limit on Node 20 is higher). */
+const MAX_SNAPSHOT_BYTES = 2 ** 32;
 
 /**
  * checkEntries validates the entries of an AppendEntries: contiguous after
@@ -200,6 +223,8 @@ const MESSAGE_BYTES: Record<MessageType, number> = {
   AppendEntriesResponse: 102,
   Heartbeat: 70,
   HeartbeatResponse: 68,
+  InstallSnapshot: 122,
+  InstallSnapshotResponse: 115,
   TimeoutNow: 47,
 };
 
@@ -217,6 +242,8 @@ export function estimateBytes(messages: readonly Message[]): number {
     bytes += MESSAGE_BYTES[m.type];
     if (m.type === 'AppendEntries') {
       for (const e of m.entries as readonly Entry[]) bytes += ENTRY_BYTES + e.data.byteLength;
+    } else if (m.type === 'InstallSnapshot') {
+      bytes += m.data.byteLength;
     }
   }
   return bytes;

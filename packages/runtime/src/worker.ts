@@ -138,6 +138,7 @@ host = new NodeHost({
   electionTimeoutMs: boot.electionTimeoutMs,
   heartbeatIntervalMs: boot.heartbeatIntervalMs,
   maxClockDriftMs: boot.maxClockDriftMs,
+  snapshotPolicy: boot.snapshotPolicy,
   storage,
   stateMachine,
   mailbox,

@@ -18,6 +18,17 @@ const append = {
     { index: 6, term: 3, type: 'noop', data: new Uint8Array(0) },
   ],
 } as const;
+const chunk = {
+  type: 'InstallSnapshot',
+  from: 'n1',
+  to: 'n2',
+  term: 2,
+  lastIncludedIndex: 5,
+  lastIncludedTerm: 2,
+  size: 10,
+  offset: 0,
+  data: new Uint8Array(4),
+} as const;
 const envelope = (messages: unknown[]) => ({ v: WIRE_VERSION, kind: 'raft', from: 'n1', messages });
 const withEntry = (patch: object) => ({ ...append, entries: [{ ...append.entries[0], ...patch }] });
 
@@ -33,7 +44,7 @@ const BAD: ReadonlyArray<[WireErrorKind, string, unknown]> = [
   ['bad-batch', 'no messages', { ...envelope([]), messages: undefined }],
   ['bad-batch', 'an empty batch', envelope([])],
   ['bad-field', 'a message that is a number', envelope([42])],
-  ['unknown-message-type', 'an unknown RPC', envelope([{ ...heartbeat, type: 'InstallSnapshot' }])],
+  ['unknown-message-type', 'an unknown RPC', envelope([{ ...heartbeat, type: 'JoinCluster' }])],
   ['unknown-message-type', 'no type', envelope([{ ...heartbeat, type: undefined }])],
   ['misrouted', 'a message to another node', envelope([{ ...heartbeat, to: 'n3' }])],
   ['misrouted', 'a message from another node', envelope([{ ...heartbeat, from: 'n3' }])],
@@ -56,13 +67,16 @@ const BAD: ReadonlyArray<[WireErrorKind, string, unknown]> = [
   ['bad-entry', 'an entry older than prevLogTerm', envelope([withEntry({ term: 1 })])],
   ['bad-entry', 'an entry of unknown type', envelope([withEntry({ type: 'config' })])],
   ['bad-entry', 'an entry that is null', envelope([{ ...append, entries: [null] }])],
+  ['bad-field', 'snapshot data a string', envelope([{ ...chunk, data: 'abc' }])],
+  ['bad-field', 'a chunk past the snapshot’s end', envelope([{ ...chunk, offset: 9 }])],
+  ['bad-field', 'a snapshot too large to allocate', envelope([{ ...chunk, size: 2 ** 40 }])],
 ];
 
 describe('wire codec', () => {
   it('accepts well-formed batches as they are', () => {
-    const batch = raftBatch('n1', [heartbeat, append] as Message[]);
+    const batch = raftBatch('n1', [heartbeat, append, chunk] as Message[]);
     expect(decodeEnvelope(structuredClone(batch), 'n2', 'n1')).toEqual({
-      messages: [heartbeat, append],
+      messages: [heartbeat, append, chunk],
       errors: [],
     });
   });
@@ -95,7 +109,19 @@ describe('wire codec', () => {
       { type: 'PreVoteResponse', from: 'n1', to: 'n2', term: 7, granted: true },
     ];
     const big = { ...append, entries: [{ ...append.entries[0], data: new Uint8Array(5_000) }] };
-    for (const messages of [[heartbeat], [append], votes, [big, heartbeat]] as Message[][]) {
+    const snapshot = [
+      chunk,
+      {
+        type: 'InstallSnapshotResponse',
+        from: 'n1',
+        to: 'n2',
+        term: 2,
+        lastIncludedIndex: 5,
+        lastIncludedTerm: 2,
+        received: 4,
+      },
+    ];
+    for (const messages of [[heartbeat], [append], votes, [big, heartbeat], snapshot] as Message[][]) {
       const real = serialize(raftBatch('n1', messages)).byteLength;
       const estimate = estimateBytes(messages);
       expect(Math.abs(estimate - real) / real, `${messages.map((m) => m.type)}`).toBeLessThan(0.1);

@@ -165,6 +165,8 @@ const MESSAGE_CODE: Record<Message['type'], number> = {
   Heartbeat: 7,
   HeartbeatResponse: 8,
   TimeoutNow: 9,
+  InstallSnapshot: 10,
+  InstallSnapshotResponse: 11,
 };
 
 /**
@@ -299,6 +301,15 @@ export class Trace {
       case 'Heartbeat':
         this.mix(m.commit);
         break;
+      case 'InstallSnapshot':
+        this.mix(m.lastIncludedIndex);
+        this.mix(m.offset);
+        this.mix(m.data.byteLength);
+        break;
+      case 'InstallSnapshotResponse':
+        this.mix(m.lastIncludedIndex);
+        this.mix(m.received);
+        break;
       default:
         break;
     }
@@ -347,6 +358,10 @@ export function formatMessage(m: Message): string {
       return `${head} round=${m.readRound}`;
     case 'TimeoutNow':
       return head;
+    case 'InstallSnapshot':
+      return `${head} snapshot=(${m.lastIncludedIndex},${m.lastIncludedTerm}) bytes [${m.offset}..${m.offset + m.data.byteLength}) of ${m.size}`;
+    case 'InstallSnapshotResponse':
+      return `${head} snapshot=(${m.lastIncludedIndex},${m.lastIncludedTerm}) received=${m.received}`;
   }
 }
 
