@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { type DiagramFormat, diagram } from './diagram.js';
-import { run } from './run.js';
-import { simulate } from './simulate.js';
+import type { DiagramFormat } from './diagram.js';
+import { DEFAULT_HTTP_PORT, DEFAULT_MAX_BODY_BYTES } from './http/defaults.js';
+import { addKvCommand } from './kv-cli.js';
+
+// Commands load their modules when they run, so `xraft kv` starts fast.
 
 /** parseInteger is a commander parser for integers within [min, max], with a clear error otherwise. */
 export function parseInteger(min: number, max: number) {
@@ -13,6 +15,14 @@ export function parseInteger(min: number, max: number) {
     }
     return n;
   };
+}
+
+/** parseNonNegative is a commander parser for a number >= 0, with a clear error otherwise. */
+export function parseNonNegative(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || value.trim() === '')
+    throw new InvalidArgumentError(`expected a number >= 0, got "${value}"`);
+  return n;
 }
 
 /** parsePositive is a commander parser for a positive number, with a clear error otherwise. */
@@ -31,7 +41,7 @@ const program = new Command('xraft')
 program
   .command('start')
   .description(
-    'run a Raft cluster: one worker thread per node, disk storage, a live status table, and the supervisor restarting crashed workers',
+    'run a Raft cluster: one worker thread per node, disk storage, the KV store over HTTP, a live status table, and the supervisor restarting crashed workers',
   )
   .addOption(new Option('--nodes <n>', 'servers in the cluster').default(5).argParser(parseInteger(1, 9)))
   .option(
@@ -47,9 +57,20 @@ program
     new Option('--chaos-interval <s>', 'seconds between chaos crashes').default(3).argParser(parsePositive),
   )
   .addOption(
-    new Option('--rate <n>', 'commands per second written through the leader')
+    new Option('--rate <n>', 'puts per second written through a KV client (0: no load)')
       .default(20)
-      .argParser(parsePositive),
+      .argParser(parseNonNegative),
+  )
+  .addOption(
+    new Option('--http <port>', 'serve the KV store over HTTP on 127.0.0.1 (0: a free port)')
+      .default(DEFAULT_HTTP_PORT)
+      .argParser(parseInteger(0, 65535)),
+  )
+  .option('--no-http', 'do not serve the KV store over HTTP')
+  .addOption(
+    new Option('--http-max-body <bytes>', 'largest HTTP request body accepted (larger: 413)')
+      .default(DEFAULT_MAX_BODY_BYTES)
+      .argParser(parseInteger(1, 2 ** 30)),
   )
   .addOption(new Option('--duration <s>', 'stop by itself after this many seconds').argParser(parsePositive))
   .addOption(
@@ -69,11 +90,14 @@ program
       chaos: boolean;
       chaosInterval: number;
       rate: number;
+      http: number | false;
+      httpMaxBody: number;
       duration?: number;
       inspect?: number;
       diagrams?: string;
     }) => {
       try {
+        const { run } = await import('./run.js');
         process.exitCode = await run({
           nodes: opts.nodes,
           dataDir: opts.dataDir,
@@ -81,6 +105,7 @@ program
           chaos: opts.chaos,
           chaosIntervalMs: opts.chaosInterval * 1000,
           rate: opts.rate,
+          ...(opts.http !== false ? { httpPort: opts.http, httpMaxBodyBytes: opts.httpMaxBody } : {}),
           ...(opts.duration !== undefined ? { durationMs: opts.duration * 1000 } : {}),
           ...(opts.inspect !== undefined ? { inspectPort: opts.inspect } : {}),
           ...(opts.diagrams !== undefined ? { diagramsDir: opts.diagrams } : {}),
@@ -91,6 +116,8 @@ program
       }
     },
   );
+
+addKvCommand(program);
 
 program
   .command('simulate')
@@ -118,6 +145,7 @@ program
   )
   .option('--verbose', 'print every message delivered, not only elections, commits and faults', false)
   .action(async (opts) => {
+    const { simulate } = await import('./simulate.js');
     process.exitCode = await simulate(opts);
   });
 
@@ -136,6 +164,7 @@ program
   .option('--out <file>', 'write to this file instead of stdout')
   .action(async (opts: { format: DiagramFormat; state?: string; out?: string }) => {
     try {
+      const { diagram } = await import('./diagram.js');
       process.exitCode = await diagram(opts);
     } catch (err) {
       console.error(`xraft diagram: ${(err as Error).message}`);

@@ -6,6 +6,8 @@ import Table from 'cli-table3';
 import { createLogUpdate } from 'log-update';
 import pc from 'picocolors';
 import { NodeDiagrams } from './diagram.js';
+import { type KvHttpServer, startKvHttpServer } from './http/server.js';
+import { KvLoad } from './load.js';
 
 /** RunOptions are the flags of `xraft start`. */
 export interface RunOptions {
@@ -15,10 +17,16 @@ export interface RunOptions {
   /** Crash a random worker every `chaosIntervalMs`. */
   readonly chaos: boolean;
   readonly chaosIntervalMs: number;
-  /** Commands per second written through the leader, so commits move. */
+  /** Puts per second written through a KvClient, so commits move; 0: none. */
   readonly rate: number;
   /** Stop by itself after this long (default: run until Ctrl-C). */
   readonly durationMs?: number;
+  /** Stop when this aborts, as on Ctrl-C. */
+  readonly signal?: AbortSignal;
+  /** Serve the KV HTTP API on this port of 127.0.0.1 (0: a free one); default: not at all. */
+  readonly httpPort?: number;
+  /** Largest request body the KV HTTP API accepts, in bytes. */
+  readonly httpMaxBodyBytes?: number;
   /** Serve the statechart inspector on this port (127.0.0.1). */
   readonly inspectPort?: number;
   /** Keep `<dir>/<id>.svg` and `.mmd` drawn with each node's current state. */
@@ -54,10 +62,11 @@ export async function checkDataDir(dir: string): Promise<string> {
 
 /**
  * run is `xraft start`: a cluster of Raft nodes on worker threads with disk
- * storage under `dataDir`, a live status table, a log of leader changes and
- * supervisor events, a steady write load, and optional chaos. Ctrl-C (or
- * `durationMs`) stops every worker cleanly; running again on the same data
- * directory recovers the previous state.
+ * storage under `dataDir`, the KV store over HTTP, a live status table, a log
+ * of leader changes and supervisor events, a steady write load through a
+ * KvClient, and optional chaos. Ctrl-C (or `durationMs`) stops the HTTP server
+ * and every worker cleanly; running again on the same data directory
+ * recovers the previous state.
  */
 export async function run(opts: RunOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
@@ -74,6 +83,18 @@ export async function run(opts: RunOptions): Promise<number> {
     } else out.write(`${text}\n`);
   };
 
+  // Bound before any worker starts, so a taken port costs nothing to report.
+  const http: KvHttpServer | null =
+    opts.httpPort === undefined
+      ? null
+      : await startKvHttpServer({
+          port: opts.httpPort,
+          ...(opts.httpMaxBodyBytes !== undefined ? { maxBodyBytes: opts.httpMaxBodyBytes } : {}),
+        }).catch((err: unknown) => {
+          if (err instanceof PortInUseError)
+            throw new Error(`${err.message}: pick a free one with --http <port>`);
+          throw err;
+        });
   const c = await Cluster.start({
     nodes: opts.nodes,
     storage: opts.storage,
@@ -83,15 +104,24 @@ export async function run(opts: RunOptions): Promise<number> {
     log: (e) => {
       if (e.level === 'error') log(pc.red(`${e.node ?? 'cluster'}: ${firstLine(e.message)}`));
     },
-  }).catch((err: unknown) => {
+  }).catch(async (err: unknown) => {
+    await http?.close();
     if (err instanceof PortInUseError) {
       throw new Error(`${err.message}: pick a free one with --inspect <port>`);
     }
     throw err;
   });
-  if (c.inspector !== null) {
-    log(pc.bold(`statechart inspector: open ${c.inspector.url} (raw events: ${c.inspector.wsUrl})`));
+  const header: string[] = [];
+  if (http !== null) {
+    http.attach(c);
+    header.push(
+      `KV over HTTP: ${http.url}  (e.g. curl ${http.url}/kv/load%2F0, or xraft kv get load/0 --url ${http.url})`,
+    );
   }
+  if (c.inspector !== null) {
+    header.push(`statechart inspector: open ${c.inspector.url} (raw events: ${c.inspector.wsUrl})`);
+  }
+  if (!tty) for (const line of header) log(pc.bold(line));
   const diagrams = opts.diagramsDir === undefined ? null : new NodeDiagrams(c, resolve(opts.diagramsDir));
   if (diagrams !== null) log(`drawing each node's statechart in ${diagrams.dir}/<node>.svg`);
   log(
@@ -149,22 +179,13 @@ export async function run(opts: RunOptions): Promise<number> {
     }
   };
 
-  // A steady write load through whoever leads, so commit indexes move.
-  let written = 0;
-  let inflight = false;
-  const write = async () => {
-    const l = leaderOf();
-    if (l === null || inflight) return;
-    inflight = true;
-    try {
-      const r = await c.submit(l.id, new TextEncoder().encode(`cmd-${++written}`));
-      if (!r.isLeader) written--;
-    } catch {
-      // The leader died under us: the supervisor reports it; the next tick tries the new leader.
-    } finally {
-      inflight = false;
-    }
-  };
+  // A steady write load through a KvClient (exactly-once sessions), so commit indexes move.
+  const kv = c.client();
+  const load = opts.rate > 0 ? new KvLoad(kv, opts.rate) : null;
+  const loadLine = () =>
+    load === null
+      ? 'no write load (--rate 0)'
+      : `load: ${load.acknowledged} puts acknowledged${load.failed > 0 ? `, ${load.failed} failed` : ''}`;
 
   // Chaos: kill a random live worker the way real workers die; the supervisor restarts it,
   // the node recovers from its storage and catches up.
@@ -194,20 +215,19 @@ export async function run(opts: RunOptions): Promise<number> {
         const commit = Math.max(0, ...up.map((id) => c.state(id).commitIndex));
         log(
           pc.cyan(
-            `${up.length}/${c.ids.length} nodes up, committed up to index ${commit}, ${applied} commands applied`,
+            `${up.length}/${c.ids.length} nodes up, committed up to index ${commit}, ${applied} commands applied; ${loadLine()}`,
           ),
         );
       }
       return;
     }
     render(
-      `${table(c, restarts)}\n${pc.dim(`commands applied (all nodes): ${applied}`)}\n\n${recent.join('\n')}`,
+      `${header.map((l) => pc.bold(l)).join('\n')}\n${table(c, restarts)}\n${pc.dim(`commands applied (all nodes): ${applied}; ${loadLine()}`)}\n\n${recent.join('\n')}`,
     );
   };
 
   const timers = [
     setInterval(draw, RENDER_MS),
-    setInterval(() => void write(), Math.max(1, Math.round(1000 / opts.rate))),
     ...(opts.chaos ? [setInterval(() => void chaos(), opts.chaosIntervalMs)] : []),
     ...(diagrams
       ? [setInterval(() => void diagrams.update().catch((e: Error) => log(pc.red(e.message))), 500)]
@@ -218,15 +238,21 @@ export async function run(opts: RunOptions): Promise<number> {
     onSigint = () => resolveDone();
     process.once('SIGINT', onSigint);
     if (opts.durationMs !== undefined) setTimeout(resolveDone, opts.durationMs).unref();
+    if (opts.signal?.aborted) resolveDone();
+    opts.signal?.addEventListener('abort', () => resolveDone(), { once: true });
   });
+  load?.start();
   await done;
   process.removeListener('SIGINT', onSigint);
   for (const t of timers) clearInterval(t);
+  load?.stop();
   draw();
   render.done();
   if (!tty) out.write(`${table(c, restarts, false)}\n`);
-  log('stopping: every worker shuts down');
+  log(`stopping: ${http === null ? '' : 'the HTTP server closes, '}every worker shuts down`);
   stopApply();
+  await http?.close();
+  await kv.close();
   await diagrams?.update().catch(() => {});
   await c.stop();
   out.write(

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, expect, test } from 'vitest';
+import { afterEach, expect, onTestFinished, test } from 'vitest';
 import { checkDataDir, run } from '../src/run.js';
+import { request, waitFor } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const dirs: string[] = [];
@@ -125,6 +126,8 @@ test('xraft start --inspect on a port in use exits with 2 and says what to do', 
       'start',
       '--storage',
       'memory',
+      '--http',
+      '0',
       '--inspect',
       String(port),
     ]).catch((e: { code: number; stderr: string }) => e);
@@ -135,4 +138,73 @@ test('xraft start --inspect on a port in use exits with 2 and says what to do', 
   } finally {
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
   }
+});
+
+test('xraft start --http on a port in use exits with 2, naming the port and the flag, before any worker starts', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  onTestFinished(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const port = (blocker.address() as { port: number }).port;
+  const exec = promisify(execFile);
+  const err = await exec(process.execPath, [
+    cli,
+    'start',
+    '--storage',
+    'memory',
+    '--http',
+    String(port),
+  ]).catch((e: { code: number; stdout: string; stderr: string }) => e);
+  expect((err as { code: number }).code).toBe(2);
+  expect((err as { stderr: string }).stderr).toMatch(
+    new RegExp(`xraft start: port ${port} on 127\\.0\\.0\\.1 is in use.*--http <port>`),
+  );
+  // Nothing started: no line about the nodes was printed.
+  expect((err as { stdout: string }).stdout).toBe('');
+});
+
+test('xraft start serves the KV store over HTTP; its load goes through a KvClient; it stops with the cluster', async () => {
+  const c = capture();
+  const stop = new AbortController();
+  onTestFinished(() => stop.abort());
+  const running = run({
+    nodes: 3,
+    dataDir: '',
+    storage: 'memory',
+    chaos: false,
+    chaosIntervalMs: 1000,
+    rate: 50,
+    httpPort: 0,
+    signal: stop.signal,
+    out: c.out,
+  });
+  await waitFor(() => /KV over HTTP: http:\/\/127\.0\.0\.1:\d+/.test(c.text()), 'the URL to be printed');
+  const url = /KV over HTTP: (http:\/\/127\.0\.0\.1:\d+)/.exec(c.text())![1]!;
+  expect((await request(url, 'PUT', '/kv/hello', { value: 'world' })).status).toBe(204);
+  expect((await request(url, 'GET', '/kv/hello')).body).toEqual({ key: 'hello', value: 'world' });
+  // The load writes load/0… through its KvClient: they show up in the store.
+  await waitFor(
+    async () => (await request(url, 'GET', '/kv?prefix=load%2F')).body.entries.length > 0,
+    'the load to write load/* keys',
+  );
+  stop.abort();
+  expect(await running).toBe(0);
+  expect(c.text()).toContain('stopping: the HTTP server closes, every worker shuts down');
+  expect(c.text()).toContain('stopped cleanly');
+  await expect(fetch(`${url}/cluster`)).rejects.toThrow();
+});
+
+test('xraft start --rate 0 writes nothing', async () => {
+  const c = capture();
+  const code = await run({
+    nodes: 1,
+    dataDir: '',
+    storage: 'memory',
+    chaos: false,
+    chaosIntervalMs: 1000,
+    rate: 0,
+    durationMs: 500,
+    out: c.out,
+  });
+  expect(code).toBe(0);
+  expect(c.text()).toContain('no write load (--rate 0)');
 });
