@@ -27,6 +27,8 @@ export interface NodeReport extends NodeStatus {
   /** Snapshots this incarnation took (log compaction) and installed from a leader (InstallSnapshot). */
   readonly snapshotsTaken: number;
   readonly snapshotsInstalled: number;
+  /** The worker's V8 heap in use, in bytes (its own isolate; RSS is the whole process's). */
+  readonly heapUsedBytes: number;
   /** Dropped input per kind (wire.ts). */
   readonly wireErrors: Partial<Record<WireErrorKind, number>>;
   /** Readies persisted but not yet carried out. */

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import {
   type Clock,
   type Entry,
@@ -262,6 +263,7 @@ export class NodeHost {
       logEntries: node.status().lastLogIndex - node.status().firstLogIndex + 1,
       snapshotsTaken: this.snapshots.taken,
       snapshotsInstalled: this.snapshots.installed,
+      heapUsedBytes: getHeapStatistics().used_heap_size,
       wireErrors: this.options.mailbox.errors.snapshot(),
       inflightWrites: this.inflight,
     };
