@@ -57,7 +57,10 @@ program
     new Option('--chaos-interval <s>', 'seconds between chaos crashes').default(3).argParser(parsePositive),
   )
   .addOption(
-    new Option('--rate <n>', 'puts per second written through a KV client (0: no load)')
+    new Option(
+      '--rate <n>',
+      'appends per second through a KV client, each read back to check it applied exactly once (0: no load)',
+    )
       .default(20)
       .argParser(parseNonNegative),
   )

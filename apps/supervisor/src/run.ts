@@ -181,11 +181,14 @@ export async function run(opts: RunOptions): Promise<number> {
 
   // A steady write load through a KvClient (exactly-once sessions), so commit indexes move.
   const kv = c.client();
-  const load = opts.rate > 0 ? new KvLoad(kv, opts.rate) : null;
+  const load =
+    opts.rate > 0
+      ? new KvLoad(kv, opts.rate, (anomaly) => log(pc.red(pc.bold(`LOAD CHECK: ${anomaly}`))))
+      : null;
   const loadLine = () =>
     load === null
       ? 'no write load (--rate 0)'
-      : `load: ${load.acknowledged} puts acknowledged${load.failed > 0 ? `, ${load.failed} failed` : ''}`;
+      : `load: ${load.acknowledged} appends acknowledged${load.failed > 0 ? `, ${load.failed} failed` : ''}; read back: ${load.verified} exactly once, ${load.lost} lost, ${load.duplicated} duplicated`;
 
   // Chaos: kill a random live worker the way real workers die; the supervisor restarts it,
   // the node recovers from its storage and catches up.
@@ -245,7 +248,10 @@ export async function run(opts: RunOptions): Promise<number> {
   await done;
   process.removeListener('SIGINT', onSigint);
   for (const t of timers) clearInterval(t);
-  load?.stop();
+  if (load !== null) {
+    log('stopping the load: waiting for its last writes and reading every one back');
+    await load.finish();
+  }
   draw();
   render.done();
   if (!tty) out.write(`${table(c, restarts, false)}\n`);
@@ -255,10 +261,12 @@ export async function run(opts: RunOptions): Promise<number> {
   await kv.close();
   await diagrams?.update().catch(() => {});
   await c.stop();
+  if (load !== null) out.write(`${loadLine()}\n`);
   out.write(
     `stopped cleanly${dataDir ? `; run again with --data-dir ${dataDir} to recover this state` : ''}\n`,
   );
-  return 0;
+  // A lost or duplicated write is a consensus bug: say so in the exit code too.
+  return load !== null && (load.lost > 0 || load.duplicated > 0) ? 1 : 0;
 }
 
 /** firstLine drops stack traces from an error message. */
