@@ -11,7 +11,7 @@ import {
   raftMachine,
   resolveConfig,
 } from '@xraft/core';
-import { KvClient, type KvClientOptions } from '@xraft/kv';
+import { KvClient, type KvClientOptions, type KvTransport } from '@xraft/kv';
 import { MemoryStorage } from '@xraft/storage';
 import { ClientPorts } from './client-port.js';
 import { ControlTimeoutError, type KillMode, type NodeReport, WorkerExitedError } from './control.js';
@@ -379,11 +379,18 @@ export class Cluster {
    */
   client(options?: KvClientOptions): KvClient {
     if (this.stopped !== null) throw new Error('client(): the cluster is stopped');
+    return new KvClient(this.clientTransport(), options);
+  }
+
+  /**
+   * clientTransport is the transport `client()` builds on: one request to one
+   * node's worker over its client port. Wrap it to build a `KvClient` that
+   * sees the cluster differently (cut off from some nodes, over a lossy
+   * link), as fault-injection tests do.
+   */
+  clientTransport(): KvTransport {
     const ports = this.clientPorts;
-    return new KvClient(
-      { nodes: this.ids, send: (node, request, timeoutMs) => ports.send(node, request, timeoutMs) },
-      options,
-    );
+    return { nodes: this.ids, send: (node, request, timeoutMs) => ports.send(node, request, timeoutMs) };
   }
 
   /** crash terminates `id`'s worker abruptly, as a killed process; it stays down (no restart) until {@link restart}. */
