@@ -85,8 +85,15 @@ program
     '--diagrams <dir>',
     "keep each node's statechart drawn in <dir>/<node>.svg, current state highlighted",
   )
+  .addOption(
+    new Option(
+      '--max-clock-drift <ms>',
+      'bound on clock drift between nodes over an election timeout; enables lease reads (GET /kv/:key?read=lease) under it',
+    ).argParser(parseInteger(0, 149)),
+  )
   .action(
     async (opts: {
+      maxClockDrift?: number;
       nodes: number;
       dataDir: string;
       storage: 'disk' | 'memory';
@@ -112,6 +119,7 @@ program
           ...(opts.duration !== undefined ? { durationMs: opts.duration * 1000 } : {}),
           ...(opts.inspect !== undefined ? { inspectPort: opts.inspect } : {}),
           ...(opts.diagrams !== undefined ? { diagramsDir: opts.diagrams } : {}),
+          ...(opts.maxClockDrift !== undefined ? { maxClockDriftMs: opts.maxClockDrift } : {}),
         });
       } catch (err) {
         console.error(`xraft start: ${(err as Error).message}`);

@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly httpPort?: number;
   /** Largest request body the KV HTTP API accepts, in bytes. */
   readonly httpMaxBodyBytes?: number;
+  /** The clock-drift bound lease reads rely on (thesis §6.4.1); none: lease reads are ReadIndex reads. */
+  readonly maxClockDriftMs?: number;
   /** Serve the statechart inspector on this port (127.0.0.1). */
   readonly inspectPort?: number;
   /** Keep `<dir>/<id>.svg` and `.mmd` drawn with each node's current state. */
@@ -90,6 +92,9 @@ export async function run(opts: RunOptions): Promise<number> {
       : await startKvHttpServer({
           port: opts.httpPort,
           ...(opts.httpMaxBodyBytes !== undefined ? { maxBodyBytes: opts.httpMaxBodyBytes } : {}),
+          ...(opts.maxClockDriftMs !== undefined
+            ? { client: { leaseClockDriftMs: opts.maxClockDriftMs } }
+            : {}),
         }).catch((err: unknown) => {
           if (err instanceof PortInUseError)
             throw new Error(`${err.message}: pick a free one with --http <port>`);
@@ -100,6 +105,7 @@ export async function run(opts: RunOptions): Promise<number> {
     storage: opts.storage,
     ...(dataDir ? { dataDir } : {}),
     ...(opts.inspectPort !== undefined ? { inspect: { port: opts.inspectPort } } : {}),
+    ...(opts.maxClockDriftMs !== undefined ? { maxClockDriftMs: opts.maxClockDriftMs } : {}),
     // Crashes arrive as supervisor events below; only worse news goes to the log.
     log: (e) => {
       if (e.level === 'error') log(pc.red(`${e.node ?? 'cluster'}: ${firstLine(e.message)}`));

@@ -84,6 +84,11 @@ test('bad flags exit with 2 and a clear message', async () => {
   );
   expect((err as { code: number }).code).toBe(2);
   expect((err as { stderr: string }).stderr).toMatch(/expected an integer from 1 to 9, got "12"/);
+  const drift = await exec(process.execPath, [cli, 'start', '--max-clock-drift', '200']).catch(
+    (e: { code: number; stderr: string }) => e,
+  );
+  expect((drift as { code: number }).code).toBe(2);
+  expect((drift as { stderr: string }).stderr).toMatch(/expected an integer from 0 to 149, got "200"/);
 });
 
 test('xraft start --inspect serves the statechart inspector; --diagrams draws each node in its current state', async () => {
