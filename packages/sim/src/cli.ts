@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import pc from 'picocolors';
 import { Piscina } from 'piscina';
 import { FAULTS_OPTIONS, type FaultsOption } from './faults.js';
+import { DEFAULT_KV_WORKLOAD } from './kv-workload.js';
 import { MAX_NODES, type RunSeedOptions, runSeed, type SimResult } from './simulation.js';
 import { formatTime } from './trace.js';
 import { addBatchResult, type BatchResult, type BatchTask, emptyBatchResult } from './worker.js';
@@ -28,6 +29,10 @@ export interface CliOptions {
   readonly varyConfig: boolean;
   /** Check the rules of Figure 2 directly, not only the safety properties. */
   readonly rules: boolean;
+  /** The client traffic: `ops` (opaque commands and reads) or `kv` (the KV store, its clients, the history check). */
+  readonly workload: WorkloadKind;
+  /** KV clients (with `--workload kv`). */
+  readonly clients: number;
   readonly workers: number;
   readonly checkDeterminism: boolean;
   /** Print the whole trace of a replayed seed. */
@@ -38,6 +43,12 @@ export interface CliOptions {
   readonly progress: boolean;
   readonly json: boolean;
 }
+
+/** WorkloadKind names the client traffic of `pnpm sim --workload`. */
+export type WorkloadKind = 'ops' | 'kv';
+
+/** WORKLOAD_KINDS lists the accepted values of `--workload`. */
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['ops', 'kv'];
 
 /** CliIO is where the CLI writes; tests capture it. */
 export interface CliIO {
@@ -113,6 +124,19 @@ export function buildCommand(): Command {
         .argParser(seconds('--liveness-timeout', 0.001))
         .default(10),
     )
+    .addOption(
+      new Option(
+        '--workload <kind>',
+        'client traffic: ops (opaque commands, reads checked by the read monitor) or kv (the KV store and its clients, each history checked for linearizability and exactly-once)',
+      )
+        .choices(WORKLOAD_KINDS)
+        .default('ops'),
+    )
+    .addOption(
+      new Option('--clients <n>', 'concurrent KV clients (with --workload kv)')
+        .argParser(integer('--clients', 1, 100))
+        .default(DEFAULT_KV_WORKLOAD.clients),
+    )
     .option(
       '--no-vary-config',
       'use the core defaults instead of drawing PreVote/CheckQuorum/flow control per seed',
@@ -160,6 +184,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     livenessTimeout: o.livenessTimeout,
     varyConfig: o.varyConfig,
     rules: o.rules,
+    workload: o.workload,
+    clients: o.clients,
     workers: o.workers,
     checkDeterminism: o.checkDeterminism,
     trace: o.trace,
@@ -181,6 +207,7 @@ export function simOptions(o: CliOptions): Omit<RunSeedOptions, 'onEvent'> {
     rules: o.rules,
     traceLines: o.traceLines,
     checkDeterminism: o.checkDeterminism,
+    ...(o.workload === 'kv' ? { kv: { clients: o.clients } } : {}),
   };
 }
 
@@ -196,6 +223,8 @@ export function replayCommand(seed: number, o: CliOptions): string {
   if (o.livenessTimeout !== 10) parts.push(`--liveness-timeout ${o.livenessTimeout}`);
   if (!o.varyConfig) parts.push('--no-vary-config');
   if (!o.rules) parts.push('--no-rules');
+  if (o.workload !== 'ops') parts.push(`--workload ${o.workload}`);
+  if (o.workload === 'kv' && o.clients !== DEFAULT_KV_WORKLOAD.clients) parts.push(`--clients ${o.clients}`);
   if (o.checkDeterminism) parts.push('--check-determinism');
   parts.push('--trace');
   return parts.join(' ');
@@ -208,7 +237,8 @@ function printFailure(io: CliIO, r: SimResult, o: CliOptions, lines: number): vo
   io.out(
     `\n${pc.red(pc.bold(`✗ seed ${r.seed}`))} (${r.options.nodes} nodes, faults ${r.options.profile}) ${pc.red(v.property)} at ${formatTime(v.time)}${v.node ? ` on ${v.node}` : ''}\n`,
   );
-  for (const x of r.violations.slice(0, 5)) io.out(`  ${pc.red(x.property)}: ${x.message}\n`);
+  for (const x of r.violations.slice(0, 5))
+    io.out(`  ${pc.red(x.property)}: ${x.message.replaceAll('\n', '\n    ')}\n`);
   if (r.violations.length > 5) io.out(`  … and ${r.violations.length - 5} more\n`);
   io.out(`  replay: ${pc.cyan(replayCommand(r.seed, o))}\n`);
   const trace = lines > 0 ? r.trace.slice(-lines) : [];
@@ -216,6 +246,10 @@ function printFailure(io: CliIO, r: SimResult, o: CliOptions, lines: number): vo
     io.out(pc.dim(`  last ${trace.length} events:\n`));
     for (const line of trace) io.out(`  ${colorLine(line)}\n`);
   }
+}
+
+function illegalText(n: number): string {
+  return n === 0 ? pc.green('0') : pc.red(pc.bold(fmt(n)));
 }
 
 function colorLine(line: string): string {
@@ -249,6 +283,14 @@ function replay(io: CliIO, o: CliOptions): number {
       `  reads: ${s.reads.issued} sent, ${s.reads.served} served and checked (${s.reads.leased} by lease), ${s.reads.refused} refused, ${s.reads.unanswered} unanswered\n` +
       `  recovery after heal: ${s.recoveryMs >= 0 ? `${s.recoveryMs.toFixed(1)} ms` : 'n/a'}; trace hash 0x${r.traceHash.toString(16).padStart(8, '0')}\n`,
   );
+  const k = s.kv;
+  if (k !== null) {
+    const c = r.kvCheck;
+    io.out(
+      `  kv: ${fmt(k.calls)} calls by ${k.clients} clients: ${fmt(k.ok)} ok, ${fmt(k.failed)} failed (not applied), ${fmt(k.unknown)} unknown; ${fmt(k.appendsOk)} appends acknowledged, ${fmt(k.appendsUnknown)} unknown; ${fmt(k.requests)} requests, ${fmt(k.registrations)} sessions; ${fmt(k.messages)} client messages, ${fmt(k.lost)} lost, ${fmt(k.duplicated)} duplicated\n` +
+        `  kv history: ${c === null ? 'not checked (the run stopped first)' : `${fmt(c.ops)} operations over ${c.partitions} keys: ${c.verdict === 'unknown' ? 'unknown (the check ran out of its budget)' : c.verdict} in ${c.ms.toFixed(1)} ms (${fmt(c.steps)} steps)`}\n`,
+    );
+  }
   if (r.ok) {
     io.out(pc.green('  no violations\n'));
     return 0;
@@ -263,7 +305,7 @@ async function sweep(io: CliIO, o: CliOptions): Promise<number> {
   const chunk = Math.max(1, Math.min(25, Math.ceil(o.seeds / (workers * 16))));
   if (!o.json) {
     io.out(
-      `xraft sim: ${fmt(o.seeds)} seeds (${o.start}..${o.start + o.seeds - 1}), ${o.nodes} nodes, faults ${o.faults}, ${o.duration} virtual s each, ${workers} worker${workers === 1 ? '' : 's'}${o.checkDeterminism ? ', determinism check' : ''}\n`,
+      `xraft sim: ${fmt(o.seeds)} seeds (${o.start}..${o.start + o.seeds - 1}), ${o.nodes} nodes, faults ${o.faults}, ${o.duration} virtual s each, workload ${o.workload === 'kv' ? `kv (${o.clients} clients)` : 'ops'}, ${workers} worker${workers === 1 ? '' : 's'}${o.checkDeterminism ? ', determinism check' : ''}\n`,
     );
   }
   const pool = new Piscina<BatchTask, BatchResult>({
@@ -342,6 +384,16 @@ async function sweep(io: CliIO, o: CliOptions): Promise<number> {
     'reads',
     `${fmt(total.reads)} sent: ${fmt(total.readsServed)} served and checked (${fmt(total.readsLeased)} by lease), ${fmt(total.readsRefused)} refused, ${fmt(total.reads - total.readsServed - total.readsRefused)} unanswered`,
   );
+  if (total.kvSeeds > 0) {
+    line(
+      'kv',
+      `${fmt(total.kvCalls)} calls (${fmt(total.kvCalls / total.kvSeeds)} per seed): ${fmt(total.kvOk)} ok, ${fmt(total.kvFailed)} failed, ${fmt(total.kvUnknown)} unknown`,
+    );
+    line(
+      'kv check',
+      `${fmt(total.kvChecked)} operations checked (${fmt(total.kvChecked / total.kvSeeds)} per seed): ${illegalText(total.kvIllegal)} illegal, ${fmt(total.kvUndecided)} unknown (check budget ran out), ${illegalText(total.kvExactlyOnce)} exactly-once violations; check time ${(total.kvCheckMs / 1000).toFixed(2)} s, ${(total.kvCheckMs / total.kvSeeds).toFixed(1)} ms per seed, max ${total.kvMaxCheckMs.toFixed(0)} ms`,
+    );
+  }
   line('messages', `${fmt(total.messages)} sent, ${fmt(total.dropped)} lost`);
   line(
     'faults',

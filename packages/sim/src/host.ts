@@ -11,6 +11,7 @@ import type {
   ReadState,
   Ready,
   RequestVote,
+  StateMachine,
 } from '@xraft/core';
 import { RaftNode } from '@xraft/core';
 import { Disk, type DiskConditions, type DurableWrite } from './disk.js';
@@ -54,6 +55,28 @@ export interface HostEnv {
   /** Puts a message on the network. */
   send(m: Message): void;
   readonly observer: HostObserver;
+  /**
+   * Makes the state machine of one incarnation of one server (the KV store in
+   * the KV workload); none by default: the host then only digests what it applies.
+   */
+  readonly stateMachine?: (id: NodeId) => StateMachine;
+}
+
+/**
+ * HostService is what serves clients on a host, above its Raft node (the KV
+ * server of the KV workload, kv-server.ts): it sees every entry the state
+ * machine applies with its result, the answers to ReadIndex requests, and the
+ * death of the process, which takes every request it was serving with it.
+ */
+export interface HostService {
+  /** The state machine applied `entry`; `result` is what its `apply` returned (undefined for a no-op). */
+  applied(entry: Entry, result: unknown): void;
+  /** The node answered ReadIndex request `state.ctx` (thesis §6.4); `ok` ones are served later. */
+  readAnswered(state: ReadState): void;
+  /** Read `ctx`, confirmed, may now be served: the state machine has applied its index. */
+  readServed(ctx: number): void;
+  /** The process stopped (crash or end of run): requests in progress are gone. */
+  halted(): void;
 }
 
 /**
@@ -70,7 +93,11 @@ export interface HostEnv {
  * the state machine) as soon as the applied index reaches its index.
  *
  * A crash stops the statechart, cancels its timers and discards every write
- * still in flight; a restart builds a fresh RaftNode from what the disk holds.
+ * still in flight, and loses the state machine; a restart builds a fresh
+ * RaftNode from what the disk holds and a fresh state machine, which the
+ * committed entries then rebuild from index 1 (the simulated host takes no
+ * snapshots yet: {@link resetStateMachine} and {@link applyEntry} are the two
+ * places that will restore and take one).
  */
 export class NodeHost {
   /** The running server, or null while crashed. */
@@ -84,6 +111,10 @@ export class NodeHost {
   appliedDigest = EMPTY_DIGEST;
   /** Events fed to the core: messages, timers, persist acknowledgements, proposals. */
   coreEvents = 0;
+  /** This incarnation's state machine ({@link HostEnv.stateMachine}); null when the host has none or is down. */
+  stateMachine: StateMachine | null = null;
+  /** What serves clients on this host, if anything (the KV server). */
+  service: HostService | null = null;
   private clock: NodeClock | null = null;
   /** The vote request being stepped, so a grant in the resulting Ready can be checked against it. */
   private voteRequest: RequestVote | PreVote | null = null;
@@ -117,8 +148,7 @@ export class NodeHost {
   start(): void {
     if (this.node) throw new Error(`${this.id} is already running`);
     this.incarnation++;
-    this.applied = 0;
-    this.appliedDigest = EMPTY_DIGEST;
+    this.resetStateMachine();
     const clock = this.env.scheduler.clockFor(this.id, () => this.afterTimer());
     this.clock = clock;
     const persisted = this.disk.persisted();
@@ -180,6 +210,8 @@ export class NodeHost {
     } catch {
       // A statechart that already failed may refuse to stop; it is gone either way.
     }
+    this.stateMachine = null; // Memory only: the process took it along.
+    this.service?.halted();
     return true;
   }
 
@@ -281,6 +313,7 @@ export class NodeHost {
     // Read answers need no durability; a confirmed read is served once its index is applied.
     for (const rs of rd.readStates) {
       obs.onReadState(this, rs, this.cause);
+      this.service?.readAnswered(rs);
       if (rs.ok) this.confirmedReads.push(rs);
     }
     if (rd.readStates.length > 0) this.serveReads();
@@ -307,12 +340,30 @@ export class NodeHost {
 
   private apply(entries: readonly Entry[]): void {
     this.env.observer.onApply(this, entries);
-    let digest = this.appliedDigest;
-    for (const e of entries) digest = digestEntry(digest, e);
-    this.appliedDigest = digest;
-    const last = entries[entries.length - 1];
-    if (last) this.applied = last.index;
+    for (const e of entries) this.applyEntry(e);
     if (this.confirmedReads.length > 0) this.serveReads();
+  }
+
+  // ---- the state machine: everything the host does with it is in these two methods ----
+
+  /**
+   * resetStateMachine starts an incarnation's state machine empty, at index 0
+   * (a boot or a restart: a crash lost the previous one); the committed
+   * entries the node hands out again rebuild it. Restoring a snapshot goes here.
+   */
+  private resetStateMachine(): void {
+    this.applied = 0;
+    this.appliedDigest = EMPTY_DIGEST;
+    this.stateMachine = this.env.stateMachine?.(this.id) ?? null;
+  }
+
+  /** applyEntry applies one committed entry, in log order (§5.3), and hands its result to the service. */
+  private applyEntry(e: Entry): void {
+    this.appliedDigest = digestEntry(this.appliedDigest, e);
+    this.applied = e.index;
+    const sm = this.stateMachine;
+    const result = sm !== null && e.type === 'normal' ? sm.apply(e.data, e.index) : undefined;
+    this.service?.applied(e, result);
   }
 
   /** serveReads serves every confirmed read whose index the state machine has applied. */
@@ -329,6 +380,7 @@ export class NodeHost {
         applied: this.applied,
         digest: this.appliedDigest,
       });
+      this.service?.readServed(rs.ctx);
     }
     this.confirmedReads = waiting;
   }

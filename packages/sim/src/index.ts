@@ -8,7 +8,32 @@ export {
   type FaultsOption,
   profileFor,
 } from './faults.js';
-export { type HostEnv, type HostObserver, NodeHost } from './host.js';
+export { type HostEnv, type HostObserver, type HostService, NodeHost } from './host.js';
+export {
+  checkExactlyOnce,
+  checkKv,
+  FINAL_CLIENT,
+  historyOf,
+  type KvCheckSummary,
+  type KvFinding,
+} from './kv-check.js';
+export {
+  type KvCallOutcome,
+  type KvClientLink,
+  type KvClientTiming,
+  SimKvClient,
+} from './kv-client.js';
+export { describeEntry, KvServer, type KvServerEnv, type Reply } from './kv-server.js';
+export {
+  DEFAULT_KV_WORKLOAD,
+  describeInput,
+  type KvCall,
+  type KvCallStatus,
+  KvWorkload,
+  type KvWorkloadEnv,
+  type KvWorkloadOptions,
+  type SimKvStats,
+} from './kv-workload.js';
 export {
   type DurableView,
   Monitor,
@@ -50,6 +75,8 @@ export {
   formatEvent,
   formatMessage,
   formatTime,
+  type KvEvent,
+  type KvPhase,
   type ReadEvent,
   type SimEvent,
   type SimEventKind,

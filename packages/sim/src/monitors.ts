@@ -19,7 +19,8 @@ import type { SimEvent } from './trace.js';
  * five properties); the others are rules of Figure 2 whose breach leads to one
  * of them, checked directly so that a bug is caught at the step that makes it.
  * `Linearizable Read` and `Read Leadership` are the ReadIndex checks of
- * `ReadMonitor` (reads.ts, thesis §6.4).
+ * `ReadMonitor` (reads.ts, thesis §6.4). `Linearizability` and `Exactly Once`
+ * are the checks of the KV workload's history at the end of a run (kv-check.ts).
  */
 export type Property =
   | 'Election Safety'
@@ -38,6 +39,8 @@ export type Property =
   | 'Client Integrity'
   | 'Linearizable Read'
   | 'Read Leadership'
+  | 'Linearizability'
+  | 'Exactly Once'
   | 'Liveness'
   | 'Core Error'
   | 'Determinism'

@@ -52,6 +52,8 @@ export interface NetworkStats {
 export class Network {
   conditions: NetworkConditions;
   readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0 };
+  /** What the network did to client messages ({@link carry}), apart from Raft's. */
+  readonly clientStats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0 };
   private readonly index = new Map<NodeId, number>();
   /** blocked[from * n + to] is 1 when the link from → to is down. */
   private readonly blocked: Uint8Array;
@@ -89,6 +91,41 @@ export class Network {
       this.stats.duplicated++;
       this.schedule(m);
     }
+  }
+
+  /**
+   * carry puts one client message on the wire (a KV request or reply,
+   * kv-workload.ts): under the same weather as Raft's messages, it may be lost,
+   * duplicated, delayed and reordered; `arrive` runs at each arrival, as a task
+   * of `owner` (the receiving server: it waits while that server is paused;
+   * null for a client). Partitions and cut links are between servers: clients
+   * sit beside the cluster and keep reaching every server, as Jepsen's do, so
+   * they go on talking to a leader cut off from its followers. Returns the
+   * number of copies on their way: 0 (lost), 1, or 2 (duplicated).
+   */
+  carry(arrive: () => void, owner: NodeId | null): number {
+    const c = this.conditions;
+    const s = this.clientStats;
+    s.sent++;
+    if (this.rng.chance(c.dropRate)) {
+      s.dropped++;
+      return 0;
+    }
+    const copies = this.rng.chance(c.duplicateRate) ? 2 : 1;
+    if (copies === 2) s.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      this.scheduler.after(
+        this.rng.chance(c.spikeRate)
+          ? this.rng.float(c.spikeMs[0], c.spikeMs[1])
+          : this.rng.float(c.delayMs[0], c.delayMs[1]),
+        () => {
+          s.delivered++;
+          arrive();
+        },
+        owner,
+      );
+    }
+    return copies;
   }
 
   /** isUp tells whether messages from `from` can currently reach `to`. */

@@ -1,4 +1,5 @@
 import { DEFAULT_CONFIG, type Entry, type Message, type NodeId, type RaftOptions } from '@xraft/core';
+import { KvStateMachine, type Value } from '@xraft/kv';
 import { FAST_DISK } from './disk.js';
 import {
   FAULT_PROFILES,
@@ -8,6 +9,9 @@ import {
   profileFor,
 } from './faults.js';
 import { type HostEnv, type HostObserver, NodeHost } from './host.js';
+import { checkKv, type KvCheckSummary } from './kv-check.js';
+import { describeEntry } from './kv-server.js';
+import { DEFAULT_KV_WORKLOAD, KvWorkload, type KvWorkloadOptions, type SimKvStats } from './kv-workload.js';
 import { Monitor, type MonitorOptions, type Violation } from './monitors.js';
 import { Nemesis, type NemesisStats } from './nemesis.js';
 import { Network, type NetworkStats, RELIABLE_NETWORK } from './network.js';
@@ -40,8 +44,19 @@ export interface SimOptions {
   readonly varyConfig?: boolean;
   /** Core options for every node, applied over the drawn ones. */
   readonly raft?: SimRaftOptions;
-  /** Client traffic (default {@link DEFAULT_WORKLOAD}). */
+  /**
+   * Client traffic of opaque commands and reads (default {@link
+   * DEFAULT_WORKLOAD}; in the KV workload, none unless asked for here).
+   */
   readonly workload?: Partial<WorkloadOptions>;
+  /**
+   * The KV workload (default off): every server runs the KV state machine and
+   * a KV server, KV clients call it concurrently through the simulated
+   * network, and the run's history is checked for linearizability and
+   * exactly-once at the end (kv-workload.ts). `true` for the defaults ({@link
+   * DEFAULT_KV_WORKLOAD}), or the options to change.
+   */
+  readonly kv?: boolean | Partial<KvWorkloadOptions>;
   /** Events the trace ring keeps (default 2000). */
   readonly traceCapacity?: number;
   /** Trace lines included in a result: always on failure, and on success when `keepTrace` (default 40). */
@@ -72,6 +87,8 @@ export interface ResolvedSimOptions {
   readonly varyConfig: boolean;
   readonly raft: SimRaftOptions;
   readonly workload: WorkloadOptions;
+  /** The KV workload, or null when off. */
+  readonly kv: KvWorkloadOptions | null;
   readonly traceCapacity: number;
   readonly traceLines: number;
   readonly keepTrace: boolean;
@@ -102,6 +119,8 @@ export interface SimStats {
   faults: NemesisStats;
   /** Virtual milliseconds from healing to a committed and applied fresh command (liveness), or -1. */
   recoveryMs: number;
+  /** What the KV clients did (null without the KV workload). */
+  kv: SimKvStats | null;
 }
 
 /** SimReadStats counts the client reads of a run (ReadIndex and lease reads, thesis §6.4). */
@@ -129,6 +148,12 @@ export interface SimResult {
   readonly traceHash: number;
   /** The last trace lines, readable (on failure, or when `keepTrace`). */
   readonly trace: readonly string[];
+  /**
+   * The linearizability check of the KV workload's history (null without the
+   * KV workload, or when the run stopped before its end). Its times are wall
+   * clock, so it stays out of `stats` and of the determinism check.
+   */
+  readonly kvCheck: KvCheckSummary | null;
 }
 
 /** MAX_NODES is the largest cluster a simulation runs. */
@@ -175,6 +200,9 @@ export function resolveOptions(seed: number, options: SimOptions = {}): Resolved
       raft = { ...raft, maxClockDriftMs: Math.floor(minTimeout * share) };
     }
   }
+  const kv = resolveKv(seed, options.kv, varyConfig);
+  // The KV clients replace the opaque traffic, unless it is asked for.
+  const quiet: Partial<WorkloadOptions> = kv ? { meanIntervalMs: Infinity, readIntervalMs: Infinity } : {};
   return {
     nodes,
     faults,
@@ -184,7 +212,8 @@ export function resolveOptions(seed: number, options: SimOptions = {}): Resolved
     liveness: options.liveness ?? true,
     varyConfig,
     raft,
-    workload: { ...DEFAULT_WORKLOAD, ...options.workload },
+    workload: { ...DEFAULT_WORKLOAD, ...quiet, ...options.workload },
+    kv,
     traceCapacity: options.traceCapacity ?? 2000,
     traceLines: options.traceLines ?? 40,
     keepTrace: options.keepTrace ?? false,
@@ -192,6 +221,34 @@ export function resolveOptions(seed: number, options: SimOptions = {}): Resolved
     stopOnViolation: options.stopOnViolation ?? true,
     rules: options.rules ?? true,
   };
+}
+
+/**
+ * resolveKv fills in the KV workload's options: unless given, the number of
+ * keys grows with the number of clients (3 + 2 for up to 5 clients); with `varyConfig`, unless the
+ * session limits are given, a seed in four draws a short session timeout and
+ * one in four a session cap just above the number of clients, so that
+ * sessions expire and get evicted (thesis §6.3) in some runs.
+ */
+function resolveKv(seed: number, option: SimOptions['kv'], varyConfig: boolean): KvWorkloadOptions | null {
+  if (option === undefined || option === false) return null;
+  const given: Partial<KvWorkloadOptions> = option === true ? {} : option;
+  const clients = given.clients ?? DEFAULT_KV_WORKLOAD.clients;
+  if (!(Number.isInteger(clients) && clients >= 1 && clients <= 100)) {
+    throw new RangeError(`kv clients must be an integer from 1 to 100, got ${clients}`);
+  }
+  // Keys grow with the clients, about two clients per key: the check's cost grows fast with the
+  // concurrency on one key (appends most of all), and a key is checked on its own.
+  const keys = {
+    keys: Math.max(DEFAULT_KV_WORKLOAD.keys, Math.round(clients * 0.6)),
+    appendKeys: Math.max(DEFAULT_KV_WORKLOAD.appendKeys, Math.round(clients * 0.4)),
+  };
+  const o: KvWorkloadOptions = { ...DEFAULT_KV_WORKLOAD, ...keys, ...given };
+  if (!varyConfig || (option !== true && option.sessionLimits !== undefined)) return o;
+  const draw = new Rng(mixSeed(seed, 9));
+  const timeout = draw.chance(0.25) ? { sessionTimeoutEntries: 400 } : {};
+  const cap = draw.chance(0.25) ? { maxSessions: o.clients + 1 } : {};
+  return { ...o, sessionLimits: { ...timeout, ...cap } };
 }
 
 /**
@@ -224,8 +281,11 @@ export class Simulation {
   readonly monitor: Monitor;
   readonly reads: ReadMonitor;
   readonly workload: Workload;
+  /** The KV workload, or null when off. */
+  readonly kv: KvWorkload | null;
   readonly nemesis: Nemesis;
   private readonly byId = new Map<NodeId, NodeHost>();
+  private kvCheck: KvCheckSummary | null = null;
   private started = false;
   private healedAt = -1;
   private recoveredAt = -1;
@@ -256,6 +316,7 @@ export class Simulation {
       diskConditions: profile.disk,
       send: (m) => this.network.send(m),
       observer: this.observer(),
+      ...(o.kv ? { stateMachine: () => new KvStateMachine(o.kv!.sessionLimits) } : {}),
     };
     this.hosts = ids.map((id, i) => new NodeHost(id, env, new Rng(mixSeed(seed, 2, i))));
     for (const h of this.hosts) this.byId.set(h.id, h);
@@ -278,6 +339,7 @@ export class Simulation {
         take: (host, read) => this.reads.take(host, read, () => host.read(read.ctx, read.mode)),
       },
     );
+    this.kv = o.kv === null ? null : this.kvWorkload(o.kv);
     this.nemesis = new Nemesis(
       this.hosts,
       this.scheduler,
@@ -322,6 +384,7 @@ export class Simulation {
     this.guard(() => {
       for (const h of this.hosts) h.start();
       this.workload.start();
+      this.kv?.start();
       this.nemesis.start();
     });
   }
@@ -340,6 +403,7 @@ export class Simulation {
     this.healedAt = this.scheduler.now;
     this.guard(() => {
       this.workload.stop();
+      this.kv?.stop();
       this.nemesis.healAll();
       this.network.conditions = RELIABLE_NETWORK;
       for (const h of this.hosts) h.disk.conditions = FAST_DISK;
@@ -402,6 +466,7 @@ export class Simulation {
     if (!(this.failed && this.options.stopOnViolation)) {
       this.heal();
       if (this.options.liveness) this.checkLiveness();
+      if (this.kv !== null && !(this.failed && this.options.stopOnViolation)) this.checkKv();
       if (!(this.failed && this.options.stopOnViolation)) this.guard(() => this.monitor.finalCheck());
     }
     for (const h of this.hosts) h.stop();
@@ -436,11 +501,132 @@ export class Simulation {
         writes,
         faults: { ...this.nemesis.stats },
         recoveryMs: this.recoveredAt >= 0 ? this.recoveredAt - this.healedAt : -1,
+        kv: this.kv?.stats() ?? null,
       },
       options: o,
       traceHash: this.trace.hash,
       trace: !ok || o.keepTrace ? this.trace.lines(o.traceLines) : [],
+      kvCheck: this.kvCheck,
     };
+  }
+
+  /**
+   * checkKv ends the KV workload, after {@link heal}: the clients finish their
+   * calls (each has at most its timeout left) and the cluster quiets down: a
+   * stable leader whose whole log is committed, applied by every server.
+   * Then every server's KV state machine must hold the same state, the final
+   * values must hold every append exactly once, and the history, with one
+   * final read per key, must be linearizable (`@xraft/check`'s kvModel).
+   * A history the checker cannot decide within its budget is no violation:
+   * its verdict stays `unknown`, for the summary to count.
+   */
+  checkKv(): void {
+    const kv = this.kv;
+    if (kv === null) return;
+    this.heal();
+    const deadline = this.scheduler.now + kv.options.timeoutMs + this.options.livenessTimeoutMs;
+    let leader: NodeHost | null = null;
+    const poll = () => {
+      leader = kv.idle ? this.quietLeader() : null;
+      if (leader === null) this.scheduler.after(5, poll);
+    };
+    const stop = () => this.monitor.failed && this.options.stopOnViolation;
+    this.guard(() => {
+      this.scheduler.after(0, poll);
+      this.scheduler.runUntil(deadline, () => leader !== null || stop());
+    });
+    if (stop()) return;
+    const quiet = leader as NodeHost | null;
+    if (quiet === null) {
+      const busy = kv.clients.filter((c) => !c.idle).map((c) => c.name);
+      this.monitor.report(
+        'Liveness',
+        null,
+        `the KV workload did not settle ${kv.options.timeoutMs + this.options.livenessTimeoutMs} ms after healing: ${busy.length > 0 ? `clients ${busy.join(', ')} still busy` : 'no stable leader with its whole log applied everywhere'}; ${this.describeCluster()}`,
+      );
+      return;
+    }
+    this.guard(() => {
+      const finals = new Map<string, Value | undefined>();
+      const sm = quiet.stateMachine as KvStateMachine;
+      for (const key of kv.keys) {
+        const r = sm.query({ type: 'get', key });
+        finals.set(key, r.type === 'value' ? r.value : undefined);
+      }
+      const state = sm.snapshot();
+      for (const h of this.hosts) {
+        if (h !== quiet && !sameBytes((h.stateMachine as KvStateMachine).snapshot(), state)) {
+          this.monitor.report(
+            'State Machine Safety',
+            h.id,
+            `${h.id} and ${quiet.id} applied the same ${h.applied} entries but their KV state machines differ`,
+          );
+        }
+      }
+      const { summary, findings } = checkKv(
+        kv.calls,
+        finals,
+        kv.appendKeys,
+        this.scheduler.now,
+        kv.options.checkTimeoutMs,
+      );
+      this.kvCheck = summary;
+      // The verdict stays out of the trace: a check that runs out of its (wall-clock) budget is not a fault of the run.
+      this.note(
+        `kv check: ${kv.calls.length} calls; ${summary.ops} operations (with the final reads of ${finals.size} keys) checked for linearizability, appends for exactly-once`,
+      );
+      for (const f of findings) this.monitor.report(f.property, null, f.message);
+    });
+  }
+
+  /**
+   * quietLeader is the stable leader once the cluster is quiet: every server
+   * running and not paused, the leader's whole log committed, and every
+   * server's state machine at its last index; else null.
+   */
+  private quietLeader(): NodeHost | null {
+    const leader = this.stableLeader();
+    const r = leader?.raft;
+    if (!leader || !r) return null;
+    const last = r.log.lastIndex();
+    if (r.log.committed !== last) return null;
+    for (const h of this.hosts) {
+      if (!h.alive || this.scheduler.isPaused(h.id) || h.applied !== last) return null;
+    }
+    return leader;
+  }
+
+  /** kvWorkload builds the KV workload over the hosts, with its clients' own random streams. */
+  private kvWorkload(options: KvWorkloadOptions): KvWorkload {
+    const seed = this.seed;
+    return new KvWorkload(
+      {
+        scheduler: this.scheduler,
+        network: this.network,
+        hosts: this.hosts,
+        clusterDriftMs: this.options.raft.maxClockDriftMs ?? null,
+        clientRng: (i) => new Rng(mixSeed(seed, 10, i)),
+        callRng: (i) => new Rng(mixSeed(seed, 11, i)),
+        nextReadCtx: () => this.workload.nextReadCtx(),
+        readIndex: (host, ctx, mode) => {
+          this.reads.take(host, { ctx, mode, issuedAt: this.scheduler.now }, () => host.read(ctx, mode));
+        },
+        accepted: (host, bytes, entry, result) => {
+          this.trace.record({
+            kind: 'propose',
+            time: this.scheduler.now,
+            node: host.id,
+            payload: describeEntry(entry),
+            accepted: true,
+            index: result.index,
+            term: result.term,
+          });
+          this.monitor.onProposeAccepted(host, [bytes], result);
+        },
+        record: (e) => this.trace.record(e),
+      },
+      options,
+    );
   }
 
   /** readStats sums up the client reads so far. */
@@ -586,6 +772,12 @@ export function runSeed(seed: number, options: RunSeedOptions = {}): SimResult {
     message: `two runs of seed ${seed} differ: trace hash ${hex(first.traceHash)} vs ${hex(second.traceHash)}, stats ${a} vs ${b}`,
   };
   return { ...first, ok: false, violations: [...first.violations, v] };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function hex(n: number): string {

@@ -68,6 +68,26 @@ export interface ReadEvent extends EventBase {
   readonly index: number;
 }
 
+/**
+ * KvPhase is a step in the life of a KV client call (the KV workload):
+ * `invoke` (the call starts), `send` (one request to one server), `serve`
+ * (a server took a request), `reply` (a server answered), then the call's
+ * outcome: `ok`, `fail` (surely not applied) or `unknown` (maybe applied).
+ */
+export type KvPhase = 'invoke' | 'send' | 'serve' | 'reply' | 'ok' | 'fail' | 'unknown';
+
+/** KvEvent: a step of a KV client call; `node` is the server involved, if any. */
+export interface KvEvent extends EventBase {
+  readonly kind: 'kv';
+  /** The client (`kv3`). */
+  readonly client: string;
+  /** The call's number in the run's history (0 for a session registration). */
+  readonly op: number;
+  readonly phase: KvPhase;
+  /** What happened, readable: the operation, the request, the answer. */
+  readonly text: string;
+}
+
 /** CrashEvent: a node's process died, losing every write not yet durable. */
 export interface CrashEvent extends EventBase {
   readonly kind: 'crash';
@@ -125,6 +145,7 @@ export type SimEvent =
   | PersistEvent
   | ProposeEvent
   | ReadEvent
+  | KvEvent
   | CrashEvent
   | RestartEvent
   | PauseEvent
@@ -151,6 +172,17 @@ const KIND_CODE: Record<SimEventKind, number> = {
   note: 12,
   violation: 13,
   read: 14,
+  kv: 15,
+};
+
+const KV_CODE: Record<KvPhase, number> = {
+  invoke: 1,
+  send: 2,
+  serve: 3,
+  reply: 4,
+  ok: 5,
+  fail: 6,
+  unknown: 7,
 };
 
 const READ_CODE: Record<ReadOutcome, number> = { taken: 1, ok: 2, refused: 3, served: 4 };
@@ -227,6 +259,12 @@ export class Trace {
         this.mix(e.ctx);
         this.mix(READ_CODE[e.outcome]);
         this.mix(e.index);
+        break;
+      case 'kv':
+        this.mix(this.id(e.client));
+        this.mix(e.op);
+        this.mix(KV_CODE[e.phase]);
+        this.mix(textHash(e.text));
         break;
       case 'crash':
         this.mix(e.lostEntries);
@@ -327,6 +365,13 @@ export class Trace {
   }
 }
 
+/** textHash digests a string without remembering it (texts of KV events are mostly unique). */
+function textHash(s: string): number {
+  let v = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) v = Math.imul(v ^ s.charCodeAt(i), 0x01000193);
+  return v;
+}
+
 /** formatTime prints virtual milliseconds as seconds with microsecond precision: `12.345678s`. */
 export function formatTime(ms: number): string {
   return `${(ms / 1000).toFixed(6)}s`;
@@ -394,6 +439,8 @@ export function describeEvent(e: SimEvent): string {
         : `client → ${e.node} propose ${e.payload}: rejected (not leader, term ${e.term})`;
     case 'read':
       return describeRead(e);
+    case 'kv':
+      return describeKv(e);
     case 'crash':
       return `${e.node} crashed (lost ${e.lostEntries} unpersisted entries in ${e.lostWrites} writes; durable log ends at ${e.durableIndex})`;
     case 'restart':
@@ -422,6 +469,24 @@ function describeRead(e: ReadEvent): string {
       return `${e.node} refused ${head} (not leader)`;
     case 'served':
       return `${e.node} served ${head} from applied index ${e.index}`;
+  }
+}
+
+function describeKv(e: KvEvent): string {
+  const call = e.op > 0 ? ` #${e.op}` : '';
+  switch (e.phase) {
+    case 'invoke':
+      return `${e.client}${call} invokes ${e.text}`;
+    case 'send':
+      return `${e.client} → ${e.node}${call} ${e.text}`;
+    case 'serve':
+      return `${e.node} takes ${e.text} from ${e.client}${call}`;
+    case 'reply':
+      return `${e.node} → ${e.client}${call} ${e.text}`;
+    case 'ok':
+    case 'fail':
+    case 'unknown':
+      return `${e.client}${call} ${e.phase}: ${e.text}`;
   }
 }
 

@@ -31,6 +31,22 @@ export interface BatchResult {
   profiles: Record<FaultProfileName, number>;
   /** Slowest recovery after healing, in virtual milliseconds. */
   maxRecoveryMs: number;
+  /** Seeds run with the KV workload, and their clients' calls: invoked, ok, surely not applied, unknown. */
+  kvSeeds: number;
+  kvCalls: number;
+  kvOk: number;
+  kvFailed: number;
+  kvUnknown: number;
+  /** Operations given to the linearizability checker (calls not surely failed, plus the final reads). */
+  kvChecked: number;
+  /** Seeds whose history was not linearizable; seeds whose appends were not applied exactly once. */
+  kvIllegal: number;
+  kvExactlyOnce: number;
+  /** Seeds whose history the checker could not decide within its budget (verdict `unknown`). */
+  kvUndecided: number;
+  /** Wall milliseconds spent checking histories, in all and at most for one seed. */
+  kvCheckMs: number;
+  kvMaxCheckMs: number;
   /** Wall milliseconds spent running the batch. */
   wallMs: number;
   failures: SimResult[];
@@ -57,6 +73,17 @@ export function emptyBatchResult(): BatchResult {
     pauses: 0,
     profiles: { none: 0, light: 0, heavy: 0 },
     maxRecoveryMs: 0,
+    kvSeeds: 0,
+    kvCalls: 0,
+    kvOk: 0,
+    kvFailed: 0,
+    kvUnknown: 0,
+    kvChecked: 0,
+    kvIllegal: 0,
+    kvExactlyOnce: 0,
+    kvUndecided: 0,
+    kvCheckMs: 0,
+    kvMaxCheckMs: 0,
     wallMs: 0,
     failures: [],
   };
@@ -82,6 +109,17 @@ export function addBatchResult(into: BatchResult, b: BatchResult): BatchResult {
   into.pauses += b.pauses;
   for (const k of Object.keys(into.profiles) as FaultProfileName[]) into.profiles[k] += b.profiles[k];
   into.maxRecoveryMs = Math.max(into.maxRecoveryMs, b.maxRecoveryMs);
+  into.kvSeeds += b.kvSeeds;
+  into.kvCalls += b.kvCalls;
+  into.kvOk += b.kvOk;
+  into.kvFailed += b.kvFailed;
+  into.kvUnknown += b.kvUnknown;
+  into.kvChecked += b.kvChecked;
+  into.kvIllegal += b.kvIllegal;
+  into.kvExactlyOnce += b.kvExactlyOnce;
+  into.kvUndecided += b.kvUndecided;
+  into.kvCheckMs += b.kvCheckMs;
+  into.kvMaxCheckMs = Math.max(into.kvMaxCheckMs, b.kvMaxCheckMs);
   into.wallMs += b.wallMs;
   into.failures.push(...b.failures);
   return into;
@@ -112,10 +150,28 @@ export function runBatch(task: BatchTask): BatchResult {
     out.pauses += s.faults.pauses;
     out.profiles[r.options.profile]++;
     out.maxRecoveryMs = Math.max(out.maxRecoveryMs, s.recoveryMs);
+    if (s.kv !== null) addKv(out, r);
     if (!r.ok) out.failures.push(r);
   }
   out.wallMs = performance.now() - t0;
   return out;
+}
+
+function addKv(out: BatchResult, r: SimResult): void {
+  const k = r.stats.kv!;
+  out.kvSeeds++;
+  out.kvCalls += k.calls;
+  out.kvOk += k.ok;
+  out.kvFailed += k.failed;
+  out.kvUnknown += k.unknown;
+  if (r.violations.some((v) => v.property === 'Linearizability')) out.kvIllegal++;
+  if (r.violations.some((v) => v.property === 'Exactly Once')) out.kvExactlyOnce++;
+  const c = r.kvCheck;
+  if (c === null) return;
+  out.kvChecked += c.ops;
+  if (c.verdict === 'unknown') out.kvUndecided++;
+  out.kvCheckMs += c.ms;
+  out.kvMaxCheckMs = Math.max(out.kvMaxCheckMs, c.ms);
 }
 
 /** The piscina entry point: one {@link BatchTask} in, one {@link BatchResult} out. */

@@ -10,7 +10,7 @@ const decoder = new TextDecoder();
 
 /** WorkloadOptions shapes the client traffic. */
 export interface WorkloadOptions {
-  /** Mean virtual time between two client requests (a Poisson process). */
+  /** Mean virtual time between two client requests (a Poisson process); Infinity for none. */
   readonly meanIntervalMs: number;
   /** Largest batch of commands in one request. */
   readonly maxBatch: number;
@@ -112,7 +112,7 @@ export class Workload {
     const host = this.hosts.get(to);
     if (reader === undefined) throw new Error('this workload has no ReadClient');
     if (host === undefined) throw new RangeError(`unknown server ${to}`);
-    const read: ClientRead = { ctx: ++this.reads, mode, issuedAt: this.scheduler.now };
+    const read: ClientRead = { ctx: this.nextReadCtx(), mode, issuedAt: this.scheduler.now };
     this.scheduler.after(
       reader.rng.float(0.2, 2),
       () => {
@@ -121,6 +121,14 @@ export class Workload {
       },
       to,
     );
+  }
+
+  /**
+   * nextReadCtx numbers a new read, unique in the run (the ReadIndex `ctx`),
+   * and counts it as sent: the KV workload's gets take their numbers here too.
+   */
+  nextReadCtx(): number {
+    return ++this.reads;
   }
 
   /** command makes a fresh unique command. */
@@ -168,6 +176,7 @@ export class Workload {
   }
 
   private scheduleNext(): void {
+    if (!Number.isFinite(this.options.meanIntervalMs)) return;
     this.next = this.scheduler.after(this.rng.exp(this.options.meanIntervalMs), () => {
       this.next = null;
       if (!this.running) return;

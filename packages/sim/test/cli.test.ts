@@ -33,6 +33,8 @@ describe('pnpm sim flags', () => {
       duration: 10,
       varyConfig: true,
       rules: true,
+      workload: 'ops',
+      clients: 5,
     });
   });
 
@@ -43,6 +45,8 @@ describe('pnpm sim flags', () => {
       ['--seeds', 'x'],
       ['--faults', 'hard'],
       ['--duration', '-1'],
+      ['--workload', 'jepsen'],
+      ['--clients', '0'],
       ['--what'],
     ]) {
       expect(() => parseArgs(argv), argv.join(' ')).toThrow(CommanderError);
@@ -81,6 +85,30 @@ describe('pnpm sim flags', () => {
     expect(replayCommand(1234, o)).toBe(
       'pnpm sim --seed 1234 --nodes 7 --faults heavy --duration 20 --no-vary-config --no-rules --trace',
     );
+  });
+
+  test('the replay command of a KV run names the workload and a non-default client count', () => {
+    const o = parseArgs(['--seeds', '50', '--workload', 'kv', '--clients', '8']);
+    expect(replayCommand(77, o)).toBe(
+      'pnpm sim --seed 77 --nodes 5 --faults mixed --duration 10 --workload kv --clients 8 --trace',
+    );
+    expect(replayCommand(77, parseArgs(['--workload', 'kv']))).toBe(
+      'pnpm sim --seed 77 --nodes 5 --faults mixed --duration 10 --workload kv --trace',
+    );
+  });
+
+  test('--seed replays one seed of the KV workload and reports its history check', async () => {
+    const io = capture();
+    expect(
+      await main(
+        ['--seed', '9', '--nodes', '3', '--faults', 'heavy', '--duration', '3', '--workload', 'kv'],
+        io,
+      ),
+    ).toBe(0);
+    const out = stripVTControlCharacters(io.stdout);
+    expect(out).toMatch(/kv: \d+ calls by 5 clients: \d+ ok, \d+ failed \(not applied\), \d+ unknown/);
+    expect(out).toMatch(/kv history: \d+ operations over 5 keys: ok in [\d.]+ ms/);
+    expect(out).toMatch(/no violations/);
   });
 
   test('--seed replays one seed in-process', async () => {
@@ -131,6 +159,24 @@ describe.skipIf(!existsSync(dist))('the built CLI (after pnpm build)', () => {
       /reads\s+[\d,]+ sent: [\d,]+ served and checked \([\d,]+ by lease\), [\d,]+ refused/,
     );
     expect(plain).toMatch(/violations\s+0\n/);
+    expect(code).toBe(0);
+  });
+
+  test('fans KV seeds out and sums up their history checks', async () => {
+    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [dist, '--seeds', '4', '--nodes', '3', '--faults', 'heavy', '--duration', '3', '--workload', 'kv'],
+        { timeout: 60_000 },
+        (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+      );
+    });
+    const plain = stripVTControlCharacters(stdout);
+    expect(plain).toMatch(/workload kv \(5 clients\)/);
+    expect(plain).toMatch(/kv\s+[\d,]+ calls \([\d,]+ per seed\): [\d,]+ ok, [\d,]+ failed, [\d,]+ unknown/);
+    expect(plain).toMatch(
+      /kv check\s+[\d,]+ operations checked \([\d,]+ per seed\): 0 illegal, 0 unknown \(check budget ran out\), 0 exactly-once violations; check time/,
+    );
     expect(code).toBe(0);
   });
 });

@@ -1,0 +1,229 @@
+import { assertNever, type Entry, type ProposeResult, type ReadMode, type ReadState } from '@xraft/core';
+import {
+  CodecError,
+  decodeRequest,
+  type KvApplyResult,
+  type KvEntry,
+  type KvQueryable,
+  type KvReadRequest,
+  type KvRequest,
+  type KvResponse,
+} from '@xraft/kv';
+import type { HostService, NodeHost } from './host.js';
+
+/** KvServerEnv is what a {@link KvServer} needs from the simulation. */
+export interface KvServerEnv {
+  /**
+   * The cluster's bound on clock drift (`maxClockDriftMs`), or null: lease
+   * reads are served by lease only when the client's bound is at least as
+   * strict (as the runtime's worker does), else by ReadIndex.
+   */
+  readonly clusterDriftMs: number | null;
+  /** nextReadCtx numbers a ReadIndex request, uniquely in the run. */
+  nextReadCtx(): number;
+  /**
+   * readIndex hands ReadIndex request `ctx` to `host` (thesis §6.4), through
+   * the read monitor; the answer comes back through {@link
+   * KvServer.readAnswered} and {@link KvServer.readServed}, maybe at once (a
+   * lease read, or a single server).
+   */
+  readIndex(host: NodeHost, ctx: number, mode: ReadMode): void;
+  /** A leader accepted `bytes` (the request `entry`) at `result.index`: for the Client Integrity monitor and the trace. */
+  accepted(host: NodeHost, bytes: Uint8Array, entry: KvEntry, result: ProposeResult): void;
+  /** The host's process stopped: its clients' requests in flight there are lost. */
+  halted(host: NodeHost): void;
+}
+
+/** Reply sends one response back to the client that made the request. */
+export type Reply = (response: KvResponse) => void;
+
+/** A proposed entry whose client waits for its apply result (the runtime host's `awaited`). */
+interface AwaitedEntry {
+  readonly term: number;
+  readonly entry: KvEntry;
+  readonly reply: Reply;
+}
+
+/** A read waiting for its ReadIndex answer, then for the state machine to apply the read's index. */
+interface WaitingRead {
+  readonly request: KvReadRequest;
+  readonly reply: Reply;
+}
+
+/**
+ * KvServer is the node side of the KV client protocol on one simulated host:
+ * what `handleKvRequest` (`@xraft/kv` server.ts) does over the runtime's
+ * NodeHost (`propose`, `read`), step for step, but synchronously, since the
+ * simulator runs on virtual time in one synchronous loop and cannot wait on
+ * promises (a promise settles only once the whole run has returned):
+ *
+ * - `register` / `batch`: a follower answers `notLeader` with its leader hint
+ *   (§6.2); the leader proposes the request bytes verbatim as the log entry
+ *   and answers, once the entry is applied, with its apply result if the
+ *   applied entry is the one proposed (same index and term), else
+ *   `unavailable`; a request that does not decode is answered `rejected`.
+ * - `read`: a follower answers `notLeader`; the leader runs ReadIndex (§6.4),
+ *   or a lease read (§6.4.1) when the client's drift bound is at least the
+ *   cluster's, and answers the queries from its state machine once it has
+ *   applied the read's index; a refused ReadIndex is answered `unavailable`.
+ *   `stale` reads are answered at once from whatever is applied.
+ *
+ * A crash loses every request in progress: no answer ever comes (the client's
+ * transport notices the dead process, as the runtime's client port does).
+ */
+export class KvServer implements HostService {
+  /** Proposed entries whose clients wait, by log index. */
+  private readonly awaited = new Map<number, AwaitedEntry>();
+  /** Reads waiting for their ReadIndex answer or for the apply index, by ctx. */
+  private readonly reads = new Map<number, WaitingRead>();
+
+  constructor(
+    readonly host: NodeHost,
+    private readonly env: KvServerEnv,
+  ) {}
+
+  /** handle serves one encoded request that reached this running host; `reply` carries the answer back. */
+  handle(bytes: Uint8Array, reply: Reply): void {
+    let request: KvRequest;
+    try {
+      request = decodeRequest(bytes);
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
+      reply({ type: 'rejected', reason: err.message });
+      return;
+    }
+    switch (request.type) {
+      case 'register':
+      case 'batch':
+        this.write(request, bytes, reply);
+        return;
+      case 'read':
+        this.read(request, reply);
+        return;
+      default:
+        assertNever(request, 'kv request');
+    }
+  }
+
+  /** isLeader tells whether this server believes it leads (it may be deposed without knowing yet, §6.4). */
+  isLeader(): boolean {
+    return this.host.raft?.role === 'leader';
+  }
+
+  /** leaderHint is the leader this server knows of: the redirect a follower gives (§6.2). */
+  leaderHint(): string | null {
+    return this.host.raft?.leaderId ?? null;
+  }
+
+  /** write proposes a `register` or `batch` request as one log entry, answered once applied (§6.3). */
+  write(entry: KvEntry, bytes: Uint8Array, reply: Reply): void {
+    if (!this.isLeader()) {
+      reply({ type: 'notLeader', leaderHint: this.leaderHint() });
+      return;
+    }
+    const r = this.host.propose([bytes]);
+    if (r === null || !r.isLeader) {
+      reply({
+        type: 'unavailable',
+        reason: `proposal not known to be committed: ${this.host.id} is not the leader`,
+      });
+      return;
+    }
+    this.env.accepted(this.host, bytes, entry, r);
+    this.awaited.set(r.index, { term: r.term, entry, reply });
+  }
+
+  /** read serves a read request: at once if `stale`, else through {@link confirmRead}. */
+  read(request: KvReadRequest, reply: Reply): void {
+    if (request.mode === 'stale') {
+      reply(this.answer(request));
+      return;
+    }
+    if (!this.isLeader()) {
+      reply({ type: 'notLeader', leaderHint: this.leaderHint() });
+      return;
+    }
+    const drift = this.env.clusterDriftMs;
+    const lease = request.mode === 'lease' && drift !== null && request.leaseClockDriftMs >= drift;
+    this.confirmRead(request, lease ? 'lease' : 'safe', reply);
+  }
+
+  /**
+   * confirmRead is ReadIndex (thesis §6.4): the leader confirms it still leads
+   * (a heartbeat round, or its lease), then the read waits until the state
+   * machine has applied the read's index.
+   */
+  confirmRead(request: KvReadRequest, mode: ReadMode, reply: Reply): void {
+    const ctx = this.env.nextReadCtx();
+    this.reads.set(ctx, { request, reply });
+    this.env.readIndex(this.host, ctx, mode);
+  }
+
+  /** answer runs a read's queries against this host's state machine. */
+  answer(request: KvReadRequest): KvResponse {
+    const sm = this.host.stateMachine as Partial<KvQueryable> | null;
+    if (sm === null || typeof sm.query !== 'function') {
+      throw new TypeError(`${this.host.id}: the KV server runs on a host without the KV state machine`);
+    }
+    return { type: 'read', results: request.queries.map((q) => sm.query!(q)) };
+  }
+
+  applied(e: Entry, result: unknown): void {
+    const w = this.awaited.get(e.index);
+    if (w === undefined) return;
+    this.awaited.delete(e.index);
+    if (w.term !== e.term) {
+      w.reply({
+        type: 'unavailable',
+        reason: `proposal not known to be committed: entry ${e.index} was replaced by a later leader's`,
+      });
+    } else if (!matches(w.entry, result)) {
+      w.reply({ type: 'unavailable', reason: 'the applied result does not belong to this request' });
+    } else {
+      w.reply(result);
+    }
+  }
+
+  readAnswered(state: ReadState): void {
+    if (state.ok) return;
+    const r = this.reads.get(state.ctx);
+    if (r === undefined) return;
+    this.reads.delete(state.ctx);
+    r.reply({
+      type: 'unavailable',
+      reason: `read not confirmed by a quorum: ${this.host.id} could not confirm its leadership`,
+    });
+  }
+
+  readServed(ctx: number): void {
+    const r = this.reads.get(ctx);
+    if (r === undefined) return;
+    this.reads.delete(ctx);
+    r.reply(this.answer(r.request));
+  }
+
+  halted(): void {
+    this.awaited.clear();
+    this.reads.clear();
+    this.env.halted(this.host);
+  }
+}
+
+/** describeEntry is a KV log entry as the trace shows it: `register`, `batch 12:7` (client 12, seq 7). */
+export function describeEntry(entry: KvEntry): string {
+  if (entry.type === 'register') return 'kv register';
+  return `kv batch ${entry.clientId}:${entry.commands.map((c) => c.seq).join(',')}`;
+}
+
+/** matches tells whether `result` is the apply result of `entry` (as `handleKvRequest` checks). */
+function matches(entry: KvEntry, result: unknown): result is KvApplyResult {
+  if (typeof result !== 'object' || result === null) return false;
+  const r = result as Partial<Record<string, unknown>>;
+  if (entry.type === 'register') return r.type === 'registered' && typeof r.clientId === 'number';
+  if (r.type === 'rejected') return typeof r.reason === 'string';
+  if (r.clientId !== entry.clientId) return false;
+  if (r.type === 'sessionExpired') return true;
+  if (r.type !== 'applied' || !Array.isArray(r.results) || r.results.length !== entry.commands.length)
+    return false;
+  return entry.commands.every((c, i) => (r.results as Array<{ seq?: unknown }>)[i]?.seq === c.seq);
+}
