@@ -52,7 +52,11 @@ program
   .addOption(
     new Option('--storage <kind>', 'durable or in-memory logs').choices(['disk', 'memory']).default('disk'),
   )
-  .option('--chaos', 'crash a random worker every few seconds', false)
+  .addOption(
+    new Option('--chaos [victim]', "crash a worker every few seconds: any live one, or always the leader's")
+      .choices(['any', 'leader'])
+      .preset('any'),
+  )
   .addOption(
     new Option('--chaos-interval <s>', 'seconds between chaos crashes').default(3).argParser(parsePositive),
   )
@@ -97,7 +101,7 @@ program
       nodes: number;
       dataDir: string;
       storage: 'disk' | 'memory';
-      chaos: boolean;
+      chaos?: 'any' | 'leader';
       chaosInterval: number;
       rate: number;
       http: number | false;
@@ -112,7 +116,8 @@ program
           nodes: opts.nodes,
           dataDir: opts.dataDir,
           storage: opts.storage,
-          chaos: opts.chaos,
+          chaos: opts.chaos !== undefined,
+          ...(opts.chaos !== undefined ? { chaosVictim: opts.chaos } : {}),
           chaosIntervalMs: opts.chaosInterval * 1000,
           rate: opts.rate,
           ...(opts.http !== false ? { httpPort: opts.http, httpMaxBodyBytes: opts.httpMaxBody } : {}),

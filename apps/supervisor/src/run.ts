@@ -14,8 +14,10 @@ export interface RunOptions {
   readonly nodes: number;
   readonly dataDir: string;
   readonly storage: 'disk' | 'memory';
-  /** Crash a random worker every `chaosIntervalMs`. */
+  /** Crash a worker every `chaosIntervalMs`. */
   readonly chaos: boolean;
+  /** Which worker chaos kills: any live one (the default), or the leader's (to watch failover). */
+  readonly chaosVictim?: 'any' | 'leader';
   readonly chaosIntervalMs: number;
   /** Puts per second written through a KvClient, so commits move; 0: none. */
   readonly rate: number;
@@ -132,7 +134,7 @@ export async function run(opts: RunOptions): Promise<number> {
   if (diagrams !== null) log(`drawing each node's statechart in ${diagrams.dir}/<node>.svg`);
   log(
     pc.bold(
-      `${opts.nodes} nodes on worker threads, ${opts.storage} storage${dataDir ? ` in ${dataDir}` : ''}${opts.chaos ? ', chaos on' : ''}`,
+      `${opts.nodes} nodes on worker threads, ${opts.storage} storage${dataDir ? ` in ${dataDir}` : ''}${opts.chaos ? `, chaos on (${opts.chaosVictim === 'leader' ? 'killing the leader' : 'killing any worker'} every ${opts.chaosIntervalMs / 1000} s)` : ''}`,
     ),
   );
   const restarts = new Map<string, number>(c.ids.map((id) => [id, 0]));
@@ -201,15 +203,23 @@ export async function run(opts: RunOptions): Promise<number> {
   const deaths = ['throw', 'rejection', 'exit'] as const;
   const chaos = async () => {
     const alive = c.ids.filter((id) => c.state(id).alive);
-    if (alive.length === 0) return;
-    const id = alive[Math.floor(Math.random() * alive.length)]!;
+    let victim: string | undefined;
+    if (opts.chaosVictim === 'leader') {
+      // Two nodes may both think they lead for a moment (the old one not yet told): take the newer term.
+      const leaders = alive.filter((id) => c.state(id).role === 'leader');
+      victim = leaders.sort((a, b) => c.state(b).term - c.state(a).term)[0];
+      if (victim === undefined) log(pc.yellow('chaos: no leader to kill right now'));
+    } else {
+      victim = alive[Math.floor(Math.random() * alive.length)];
+    }
+    if (victim === undefined) return;
     const how = deaths[Math.floor(Math.random() * deaths.length)]!;
     log(
       pc.yellow(
-        `chaos: killing ${id}'s worker (${how === 'throw' ? 'uncaught exception' : how === 'rejection' ? 'unhandled rejection' : 'process.exit'})`,
+        `chaos: killing ${opts.chaosVictim === 'leader' ? 'the leader ' : ''}${victim}'s worker (${how === 'throw' ? 'uncaught exception' : how === 'rejection' ? 'unhandled rejection' : 'process.exit'})`,
       ),
     );
-    await c.kill(id, how).catch((err: Error) => log(pc.red(`chaos: ${err.message}`)));
+    await c.kill(victim, how).catch((err: Error) => log(pc.red(`chaos: ${err.message}`)));
   };
 
   const render = createLogUpdate(out);
