@@ -13,8 +13,16 @@ import {
 } from '@xraft/core';
 import { KvClient, type KvClientOptions, type KvTransport } from '@xraft/kv';
 import { MemoryStorage } from '@xraft/storage';
+import { transfer } from 'comlink';
+import type { ClientEndpoint, EndpointMessage } from './client-endpoint.js';
 import { ClientPorts } from './client-port.js';
-import { ControlTimeoutError, type KillMode, type NodeReport, WorkerExitedError } from './control.js';
+import {
+  ControlTimeoutError,
+  type KillMode,
+  type NodeReport,
+  type NodeUsage,
+  WorkerExitedError,
+} from './control.js';
 import { forwardInspection, type InspectionRecord, type InspectorLike } from './inspection.js';
 import {
   type InspectorServer,
@@ -199,6 +207,8 @@ export class Cluster {
   private inspectorServer: InspectorServer | null = null;
   private inspectTarget: InspectorLike | null = null;
   private readonly clientPorts: ClientPorts;
+  /** The main ends of every open {@link clientEndpoint}. */
+  private readonly endpoints = new Set<MessagePort>();
   private stopped: Promise<void> | null = null;
 
   private constructor(
@@ -393,6 +403,49 @@ export class Cluster {
     return { nodes: this.ids, send: (node, request, timeoutMs) => ports.send(node, request, timeoutMs) };
   }
 
+  /**
+   * clientEndpoint makes a remote-client endpoint (client-endpoint.ts): post
+   * it to another thread (its `port` in the transfer list), where
+   * `new ClientEndpointTransport(endpoint)` is a `KvTransport` whose requests
+   * go straight to the node workers. This cluster hands that thread a client
+   * port to every running node and to every new incarnation after a restart;
+   * stop() (or the other side closing) ends the endpoint.
+   */
+  clientEndpoint(): ClientEndpoint {
+    if (this.stopped !== null) throw new Error('clientEndpoint(): the cluster is stopped');
+    const { port1, port2 } = new MessageChannel();
+    this.endpoints.add(port1);
+    port1.once('close', () => this.endpoints.delete(port1));
+    port1.unref();
+    for (const id of this.ids) if (this.supervisor.phase(id) === 'running') this.attachEndpoint(port1, id);
+    return { nodes: this.ids, port: port2 };
+  }
+
+  /**
+   * nodeUsage is what `id`'s worker uses: its event loop's cumulative idle and
+   * active time (`performance.eventLoopUtilization()` inside the worker) and
+   * its V8 heap. RSS is not per worker: worker threads share the process.
+   */
+  async nodeUsage(id: NodeId): Promise<NodeUsage> {
+    return this.control(id).call('usage', []);
+  }
+
+  /** attachEndpoint gives `id`'s running worker a new client port and the endpoint's thread its other end. */
+  private attachEndpoint(endpoint: MessagePort, id: NodeId): void {
+    const { port1, port2 } = new MessageChannel();
+    this.supervisor
+      .control(id)
+      .call('attachClientPort', [transfer(port2, [port2])])
+      .then(
+        () => {
+          if (!this.endpoints.has(endpoint)) return port1.close();
+          endpoint.postMessage({ kind: 'attach', node: id, port: port1 } satisfies EndpointMessage, [port1]);
+        },
+        // The worker ended (its next incarnation gets a port when READY) or did not answer.
+        () => port1.close(),
+      );
+  }
+
   /** crash terminates `id`'s worker abruptly, as a killed process; it stays down (no restart) until {@link restart}. */
   async crash(id: NodeId): Promise<void> {
     await this.supervisor.crash(id);
@@ -560,6 +613,8 @@ export class Cluster {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.clientPorts.close();
+      for (const endpoint of this.endpoints) endpoint.close();
+      this.endpoints.clear();
       await this.supervisor.stop();
       await this.inspectorServer?.close();
       for (const m of this.memory.values()) await m.close();
@@ -684,6 +739,8 @@ export class Cluster {
       transfer,
       release: () => {
         this.clientPorts.detach(id, 'exited');
+        for (const endpoint of this.endpoints)
+          endpoint.postMessage({ kind: 'detach', node: id } satisfies EndpointMessage);
         releaseStorage?.();
       },
     };
@@ -704,6 +761,7 @@ export class Cluster {
         for (const l of this.inspectListeners) l(m.records);
         break;
       case 'ready':
+        for (const endpoint of this.endpoints) this.attachEndpoint(endpoint, id);
         this.emitLog({
           node: id,
           level: 'info',

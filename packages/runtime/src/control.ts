@@ -35,6 +35,18 @@ export interface NodeReport extends NodeStatus {
   readonly inflightWrites: number;
 }
 
+/**
+ * NodeUsage is what a node worker uses ({@link ControlApi.usage}): its event
+ * loop's cumulative idle and active time in ms since the worker started
+ * (`performance.eventLoopUtilization()` inside it; the utilization over an
+ * interval is Δactive / (Δidle + Δactive)) and its V8 heap in use. RSS is the
+ * whole process's, shared by every thread, so it is not here.
+ */
+export interface NodeUsage {
+  readonly eventLoop: { readonly idleMs: number; readonly activeMs: number };
+  readonly heapUsedBytes: number;
+}
+
 /** ControlApi is what a node worker exposes to the supervisor over comlink (the control plane). */
 export interface ControlApi {
   /** status reports the node; it waits for the node to have booted. */
@@ -54,6 +66,13 @@ export interface ControlApi {
   stop(): Promise<void>;
   /** kill makes the worker die the given way, just after this call returns. */
   kill(how: Exclude<KillMode, 'terminate'>): void;
+  /**
+   * attachClientPort serves one more client port (client-endpoint.ts) as the
+   * main one, once the node has booted: KV requests from a client in another thread.
+   */
+  attachClientPort(port: MessagePort): Promise<void>;
+  /** usage reports the worker's event-loop time and heap ({@link NodeUsage}). */
+  usage(): NodeUsage;
   /** sendRaw posts `payload` to `to` as is, bypassing codec and link (tests of wire validation). */
   sendRaw(to: NodeId, payload: unknown): void;
 }

@@ -7,6 +7,7 @@ export {
   SessionExpiredError,
   TimeoutError,
 } from '@xraft/kv';
+export { type ClientEndpoint, ClientEndpointTransport, type EndpointMessage } from './client-endpoint.js';
 export { ClientPorts, serveClientPort } from './client-port.js';
 export {
   type ApplyListener,
@@ -26,6 +27,7 @@ export {
   exposeControl,
   type KillMode,
   type NodeReport,
+  type NodeUsage,
   WorkerExitedError,
 } from './control.js';
 export { NodeHost, type NodeHostOptions, NotLeaderError as NodeNotLeaderError } from './host.js';

@@ -7,7 +7,8 @@
  * Any failure it cannot handle ends the worker with an uncaught exception,
  * which the supervisor sees as an `'exit'` and answers by restarting it.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { assertNever, type NodeId, seededRandom } from '@xraft/core';
 import type { KvNode } from '@xraft/kv';
 import { DiskStorage, type Storage } from '@xraft/storage';
@@ -125,6 +126,16 @@ const api: ControlApi = {
   sendRaw(to, payload) {
     mailbox.sendRaw(to, payload);
   },
+  async attachClientPort(port) {
+    serveClientRequests(await booted, port);
+  },
+  usage() {
+    const { idle, active } = performance.eventLoopUtilization();
+    return {
+      eventLoop: { idleMs: idle, activeMs: active },
+      heapUsedBytes: getHeapStatistics().used_heap_size,
+    };
+  },
 };
 exposeControl(api, boot.control);
 
@@ -160,7 +171,7 @@ host = new NodeHost({
 });
 const persisted = await host.start();
 resolveBooted(host);
-serveClientRequests(host);
+serveClientRequests(host, boot.client);
 post({
   kind: 'ready',
   incarnation: boot.incarnation,
@@ -173,15 +184,16 @@ post({
 });
 
 /**
- * serveClientRequests answers the client port with the state machine's
- * request handler (the KV store's by default), over this node: Raft's
- * proposals and ReadIndex through the host (thesis chapter 6).
+ * serveClientRequests answers a client port (the main one, or one attached
+ * for a client in another thread) with the state machine's request handler
+ * (the KV store's by default), over this node: Raft's proposals and ReadIndex
+ * through the host (thesis chapter 6).
  */
-function serveClientRequests(h: NodeHost): void {
+function serveClientRequests(h: NodeHost, port: MessagePort): void {
   const warn = (message: string) => log('warn', `${id}: ${message}`);
   if (handleRequest === null) {
     serveClientPort(
-      boot.client,
+      port,
       () => Promise.reject(new Error(`the state machine of ${id} serves no client requests`)),
       warn,
     );
@@ -201,7 +213,7 @@ function serveClientRequests(h: NodeHost): void {
       return true;
     },
   };
-  serveClientPort(boot.client, (request) => handleRequest(request, node), warn);
+  serveClientPort(port, (request) => handleRequest(request, node), warn);
 }
 
 /** openStorage opens the node's storage as the boot data says. */
