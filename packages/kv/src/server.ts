@@ -90,7 +90,7 @@ async function write(entry: KvEntry, bytes: Uint8Array, node: KvNode): Promise<K
   } catch (err) {
     return { type: 'unavailable', reason: `proposal not known to be committed: ${message(err)}` };
   }
-  if (!matches(entry, result)) {
+  if (!isApplyResultOf(entry, result)) {
     // The runtime handed back another entry's result: the client must not take it; it retries the same seqs.
     return {
       type: 'unavailable',
@@ -114,8 +114,12 @@ async function read(request: KvReadRequest, node: KvNode): Promise<KvResponse> {
   return { type: 'read', results: request.queries.map((q) => sm.query(q)) };
 }
 
-/** matches tells whether `result` is a KV apply result for `entry` (the type and, for batches, client and seqs). */
-function matches(entry: KvEntry, result: unknown): result is KvApplyResult {
+/**
+ * isApplyResultOf tells whether `result` is the KV apply result of `entry`
+ * (the type and, for batches, client and seqs): a proposer checks it before
+ * answering, since the entry at its index may be another leader's (§5.3).
+ */
+export function isApplyResultOf(entry: KvEntry, result: unknown): result is KvApplyResult {
   if (typeof result !== 'object' || result === null) return false;
   const r = result as Partial<Record<string, unknown>>;
   if (entry.type === 'register') return r.type === 'registered' && typeof r.clientId === 'number';

@@ -2,7 +2,7 @@ import { assertNever, type Entry, type ProposeResult, type ReadMode, type ReadSt
 import {
   CodecError,
   decodeRequest,
-  type KvApplyResult,
+  isApplyResultOf,
   type KvEntry,
   type KvQueryable,
   type KvReadRequest,
@@ -177,7 +177,7 @@ export class KvServer implements HostService {
         type: 'unavailable',
         reason: `proposal not known to be committed: entry ${e.index} was replaced by a later leader's`,
       });
-    } else if (!matches(w.entry, result)) {
+    } else if (!isApplyResultOf(w.entry, result)) {
       w.reply({ type: 'unavailable', reason: 'the applied result does not belong to this request' });
     } else {
       w.reply(result);
@@ -213,17 +213,4 @@ export class KvServer implements HostService {
 export function describeEntry(entry: KvEntry): string {
   if (entry.type === 'register') return 'kv register';
   return `kv batch ${entry.clientId}:${entry.commands.map((c) => c.seq).join(',')}`;
-}
-
-/** matches tells whether `result` is the apply result of `entry` (as `handleKvRequest` checks). */
-function matches(entry: KvEntry, result: unknown): result is KvApplyResult {
-  if (typeof result !== 'object' || result === null) return false;
-  const r = result as Partial<Record<string, unknown>>;
-  if (entry.type === 'register') return r.type === 'registered' && typeof r.clientId === 'number';
-  if (r.type === 'rejected') return typeof r.reason === 'string';
-  if (r.clientId !== entry.clientId) return false;
-  if (r.type === 'sessionExpired') return true;
-  if (r.type !== 'applied' || !Array.isArray(r.results) || r.results.length !== entry.commands.length)
-    return false;
-  return entry.commands.every((c, i) => (r.results as Array<{ seq?: unknown }>)[i]?.seq === c.seq);
 }

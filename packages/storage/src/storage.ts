@@ -1,16 +1,7 @@
-import type { Entry, HardState, PersistedState } from '@xraft/core';
+import type { Entry, HardState, PersistedState, Snapshot } from '@xraft/core';
 
-/** SnapshotMeta names the last log entry a snapshot covers (§7). */
-export interface SnapshotMeta {
-  readonly index: number;
-  readonly term: number;
-}
-
-/** Snapshot is a state-machine image covering the log up to `meta.index` (§7). */
-export interface Snapshot {
-  readonly meta: SnapshotMeta;
-  readonly data: Uint8Array;
-}
+/** A snapshot and its meta are the core's own (§7). */
+export type { Snapshot, SnapshotMeta } from '@xraft/core';
 
 /**
  * Storage is a Raft server's stable storage (Figure 2 "persistent state"):
