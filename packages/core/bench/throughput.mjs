@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Core microbenchmark: XState events/s and committed entries/s through @xraft/core,
 // 3 servers in one thread, instant in-memory "persistence" and delivery. It measures
-// the protocol code alone: no threads, no disk. Run: `pnpm bench` (builds first).
+// the protocol code alone: no threads, no disk. Run: `pnpm bench core` (builds first).
 import os from 'node:os';
 import { RaftNode, seededRandom } from '@xraft/core';
 
