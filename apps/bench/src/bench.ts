@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { lineChart, renderSvg } from './charts.js';
+import { onInterrupt } from './interrupt.js';
 import { describeMachine, type Machine, machine } from './machine.js';
 import {
   availableCores,
@@ -139,6 +140,11 @@ class Progress {
   }
 }
 
+/** cores is `k cores` (or `1 core`). */
+export function cores(k: number): string {
+  return `${k} core${k === 1 ? '' : 's'}`;
+}
+
 function runSeconds(c: RunConfig): number {
   return c.warmupS + c.durationS + RUN_OVERHEAD_S;
 }
@@ -151,6 +157,7 @@ export async function runAll(
   log: (line: string) => void,
 ): Promise<RunResult[]> {
   const pool = makePool(Math.max(...configs.map((c) => c.generators)));
+  const forget = onInterrupt(() => pool.destroy());
   const out: RunResult[] = [];
   try {
     for (const [i, config] of configs.entries()) {
@@ -159,6 +166,7 @@ export async function runAll(
     }
   } finally {
     await pool.destroy();
+    forget();
   }
   return out;
 }
@@ -213,6 +221,15 @@ async function runChild(
       ['-c', cpus.join(','), process.execPath, ...process.execArgv, cliPath(), '__child', specPath, outPath],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    // The child stops its own cluster on SIGINT (a terminal sends it to both); pass on one sent to us alone.
+    const forget = onInterrupt(
+      () =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGINT');
+        }),
+    );
     let onProgress: (fraction: number) => void = () => {};
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
@@ -223,7 +240,7 @@ async function runChild(
         progress.log(line);
         return;
       }
-      if (e.type === 'run') onProgress = progress.start(`${e.label}, ${cpus.length} cores`, e.seconds);
+      if (e.type === 'run') onProgress = progress.start(`${e.label}, ${cores(cpus.length)}`, e.seconds);
       else if (e.type === 'progress') onProgress(e.fraction);
       else progress.log(e.line);
     });
@@ -231,7 +248,8 @@ async function runChild(
       child.once('error', reject);
       child.once('exit', (c, signal) => resolve(signal === null ? c : null));
     });
-    if (code !== 0) throw new Error(`the run limited to ${cpus.length} cores failed (exit ${code})`);
+    forget();
+    if (code !== 0) throw new Error(`the run limited to ${cores(cpus.length)} failed (exit ${code})`);
     return JSON.parse(readFileSync(outPath, 'utf8')) as RunResult[];
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -324,7 +342,7 @@ async function writeCharts(dir: string, runs: readonly RunResult[], rows: readon
   const files: string[] = [];
   const multiCore = new Set(runs.map((r) => r.cores)).size > 1;
   const series = (r: RunResult) =>
-    `${configLabel(r.config, { clients: false })}${multiCore && r.cores !== null ? `, ${r.cores} core${r.cores === 1 ? '' : 's'}` : ''}`;
+    `${configLabel(r.config, { clients: false })}${multiCore && r.cores !== null ? `, ${cores(r.cores)}` : ''}`;
   const write = async (name: string, svg: Promise<string>) => {
     writeFileSync(join(dir, name), await svg);
     files.push(name);

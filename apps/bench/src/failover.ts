@@ -18,6 +18,7 @@ import type { NodeId } from '@xraft/core';
 import { Cluster, type KillMode, type KvClient } from '@xraft/runtime';
 import Table from 'cli-table3';
 import type { Io } from './bench.js';
+import { onInterrupt } from './interrupt.js';
 import { describeMachine, type Machine, machine } from './machine.js';
 import type { StorageKind } from './options.js';
 import { fmtInt, fmtMs } from './report.js';
@@ -114,6 +115,7 @@ export async function failoverBench(o: FailoverOptions, io: Io): Promise<number>
   const clients: KvClient[] = [];
   let loads: Promise<void>[] = [];
   const trials: Trial[] = [];
+  const forget = onInterrupt(() => c.stop());
   try {
     await c.leader(20_000);
     const value = 'v'.repeat(o.valueBytes);
@@ -202,6 +204,7 @@ export async function failoverBench(o: FailoverOptions, io: Io): Promise<number>
     await Promise.all(loads);
     await Promise.all(clients.map((kv) => kv.close()));
     await c.stop();
+    forget();
   }
 
   const summary = {

@@ -10,6 +10,7 @@ import { Cluster, type NodeUsage } from '@xraft/runtime';
 import { Piscina } from 'piscina';
 import { absNow, type GeneratorResult, type GeneratorTask } from './generator.js';
 import { encodeHistogram, type LatencySummary, mergeHistograms, summarize } from './histogram.js';
+import { onInterrupt } from './interrupt.js';
 import { availableCores, configLabel, type RunConfig } from './options.js';
 
 /** NodeFigures are one node worker's figures over the window. */
@@ -117,6 +118,7 @@ export async function runOnce(
     },
   });
   const timers: ReturnType<typeof setTimeout>[] = [];
+  const forget = onInterrupt(() => cluster.stop());
   try {
     await cluster.leader(20_000);
     if (config.readRatio > 0) await prefill(cluster, config);
@@ -216,6 +218,7 @@ export async function runOnce(
   } finally {
     for (const t of timers) clearTimeout(t);
     await cluster.stop();
+    forget();
   }
 }
 
