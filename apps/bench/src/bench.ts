@@ -24,7 +24,7 @@ import {
 import { runTable, type ScalingRow, scaling, scalingTable, summaryTable } from './report.js';
 import { makePool, type RunResult, runOnce } from './run.js';
 
-/** Version of the JSON results' shape; bumped when a field changes meaning. */
+/** RESULTS_SCHEMA is the version of the JSON results' shape, bumped when a field changes meaning. */
 export const RESULTS_SCHEMA = 'xraft-bench/throughput/1';
 
 /** CoreScan says whether runs were repeated under fewer cores, and if not, why. */
@@ -44,6 +44,8 @@ export interface ThroughputResults {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly machine: Machine;
+  /** The command line's arguments, to run the same again. */
+  readonly argv: readonly string[];
   readonly options: ThroughputOptions;
   readonly coreScan: CoreScan;
   readonly runs: readonly RunResult[];
@@ -138,6 +140,14 @@ class Progress {
     this.bar?.update(Math.round(this.doneS * 10));
     this.bar?.stop();
   }
+}
+
+/** A generator thread whose event loop is busier than this may be what limits a run. */
+const BUSY_GENERATOR = 0.9;
+
+/** clientBound tells whether a generator thread of `r` was nearly saturated. */
+function clientBound(r: RunResult): boolean {
+  return r.generators.some((g) => g.elu > BUSY_GENERATOR);
 }
 
 /** cores is `k cores` (or `1 core`). */
@@ -310,6 +320,11 @@ export async function throughputBench(o: ThroughputOptions, io: Io): Promise<num
   const text = [
     `xraft bench — ${describeMachine(m)}`,
     ...runs.map((r, i) => runTable(r, i, runs.length)),
+    ...(runs.some(clientBound)
+      ? [
+          `note: in ${runs.filter(clientBound).length} run(s) a load-generator thread was busy over ${Math.round(BUSY_GENERATOR * 100)} % of the window: the client side may have limited throughput there (more --generators, if there are cores to spare)`,
+        ]
+      : []),
     'summary',
     summaryTable(runs),
     ...(scalingRows.length > 0 && counts.length > 1
@@ -326,6 +341,7 @@ export async function throughputBench(o: ThroughputOptions, io: Io): Promise<num
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: m,
+    argv: process.argv.slice(2),
     options: o,
     coreScan: { requested: o.cores, counts, note },
     runs,

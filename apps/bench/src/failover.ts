@@ -23,7 +23,7 @@ import { describeMachine, type Machine, machine } from './machine.js';
 import type { StorageKind } from './options.js';
 import { fmtInt, fmtMs } from './report.js';
 
-/** Version of the failover JSON's shape. */
+/** FAILOVER_SCHEMA is the version of the failover JSON's shape. */
 export const FAILOVER_SCHEMA = 'xraft-bench/failover/1';
 
 /** FailoverOptions are the options of `pnpm bench failover`. */
@@ -66,6 +66,8 @@ export interface FailoverResults {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly machine: Machine;
+  /** The command line's arguments, to run the same again. */
+  readonly argv: readonly string[];
   readonly options: FailoverOptions;
   readonly trials: readonly Trial[];
   readonly summary: Readonly<Record<'electedMs' | 'committedMs' | 'unavailableMs' | 'caughtUpMs', Stat>>;
@@ -219,6 +221,7 @@ export async function failoverBench(o: FailoverOptions, io: Io): Promise<number>
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: m,
+    argv: process.argv.slice(2),
     options: o,
     trials,
     summary,

@@ -8,9 +8,11 @@ import { InvalidArgumentError } from 'commander';
 
 /** Workload is what each operation does: a put, a linearizable get, or either (`--read-ratio`). */
 export type Workload = 'put' | 'get' | 'mixed';
+/** WORKLOADS are the values of `--workload`. */
 export const WORKLOADS: readonly Workload[] = ['put', 'get', 'mixed'];
 /** StorageKind is the cluster's storage (`Cluster.start({ storage })`). */
 export type StorageKind = 'disk' | 'memory';
+/** STORAGES are the values of `--storage`. */
 export const STORAGES: readonly StorageKind[] = ['disk', 'memory'];
 
 /** ThroughputOptions are the resolved options of `pnpm bench` (the throughput/latency benchmark). */

@@ -38,7 +38,9 @@ export function runTable(r: RunResult, index: number, total: number): string {
   const c = r.config;
   const mode = c.rate === null ? 'closed loop' : `open loop, target ${fmtInt(c.rate)} ops/s`;
   const cores =
-    r.cores === null ? `${r.coresAvailable} cores` : `limited to ${r.cores} of the cores (taskset)`;
+    r.cores === null
+      ? `${r.coresAvailable} core${r.coresAvailable === 1 ? '' : 's'}`
+      : `limited to ${r.cores} core${r.cores === 1 ? '' : 's'} by taskset`;
   const head = `run ${index + 1}/${total}: ${r.label} — ${mode}, ${c.clients} clients on ${c.generators} generator thread${c.generators === 1 ? '' : 's'}, ${c.durationS} s after ${c.warmupS} s warm-up, ${cores}`;
   const main = new Table({
     head: ['ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'ok', 'errors', 'CPU %', 'RSS'],
