@@ -26,9 +26,9 @@ interface Ran {
 }
 
 /** bench runs the built CLI; a child that does not end (a worker left running) fails the test by timeout. */
-function bench(args: string[], timeoutMs = 25_000): Promise<Ran> {
+function bench(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 25_000): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(process.execPath, [cli, ...args], { timeout: timeoutMs, env }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
       resolve({ code, stdout, stderr });
     });
@@ -90,15 +90,22 @@ describe('pnpm bench (throughput)', () => {
     }
   });
 
-  test('--rate runs an open loop: operations due on a schedule, latency from when each was due', async () => {
+  test('--rate runs an open loop (latency from when each operation was due); without taskset, --cores says it cannot limit cores', async () => {
     const out = await tempDir();
-    const r = await bench([
-      ...['--nodes', '1', '--storage', 'memory', '--clients', '4', '--workload', 'mixed', '--rate', '200'],
-      ...['--duration', '0.5', '--warmup', '0', '--keys', '10', '--cores', 'off', '--out', out],
-    ]);
+    const r = await bench(
+      [
+        ...['--nodes', '1', '--storage', 'memory', '--clients', '4', '--workload', 'mixed', '--rate', '200'],
+        ...['--duration', '0.5', '--warmup', '0', '--keys', '10', '--cores', '1', '--out', out],
+      ],
+      { ...process.env, PATH: '' }, // no taskset to be found
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('open loop, target 200 ops/s');
+    expect(r.stderr).toMatch(/taskset \(util-linux\) is not available here/);
     const results = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as ThroughputResults;
+    expect(results.coreScan.counts).toEqual([]);
+    expect(results.coreScan.note).toMatch(/cannot be limited to fewer cores/);
+    expect(results.runs[0]!.cores).toBeNull();
     const run = results.runs[0]!;
     expect(run.config).toMatchObject({ workload: 'mixed', readRatio: 0.9, rate: 200 });
     expect(run.throughput.targetRate).toBe(200);
