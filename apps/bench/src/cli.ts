@@ -31,6 +31,7 @@ const program = new Command('xraft-bench')
     'Benchmark a real xraft cluster on worker threads through KvClient: throughput and latency percentiles over a matrix of workloads, value sizes, clients, cluster sizes and storage, repeated under 1, 2, … cores; or leader failover.',
   )
   .showHelpAfterError('(run with --help for usage)')
+  .addHelpText('after', '\nThe default command is run: `xraft-bench run --help` lists its flags.')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 program

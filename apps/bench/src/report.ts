@@ -41,7 +41,7 @@ export function runTable(r: RunResult, index: number, total: number): string {
     r.cores === null
       ? `${r.coresAvailable} core${r.coresAvailable === 1 ? '' : 's'}`
       : `limited to ${r.cores} core${r.cores === 1 ? '' : 's'} by taskset`;
-  const head = `run ${index + 1}/${total}: ${r.label} — ${mode}, ${c.clients} clients on ${c.generators} generator thread${c.generators === 1 ? '' : 's'}, ${c.durationS} s after ${c.warmupS} s warm-up, ${cores}`;
+  const head = `run ${index + 1}/${total}: ${r.label} — ${mode}, ${c.clients} client${c.clients === 1 ? '' : 's'} on ${c.generators} generator thread${c.generators === 1 ? '' : 's'}, ${c.durationS} s after ${c.warmupS} s warm-up, ${cores}`;
   const main = new Table({
     head: ['ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'ok', 'errors', 'CPU %', 'RSS'],
     style: plain,
@@ -64,10 +64,14 @@ export function runTable(r: RunResult, index: number, total: number): string {
     threads.push([`node ${n.id}`, n.role, pct(n.elu), n.heapUsedBytes > 0 ? fmtMiB(n.heapUsedBytes) : '—']);
   }
   r.generators.forEach((g, i) => {
-    threads.push([`generator ${i + 1}`, `${g.clients} clients`, pct(g.elu), '']);
+    threads.push([`generator ${i + 1}`, `${g.clients} client${g.clients === 1 ? '' : 's'}`, pct(g.elu), '']);
   });
   threads.push(['main', 'supervisor', pct(r.process.mainThreadElu), '']);
-  return `${head}\n${main.toString()}\n${threads.toString()}`;
+  const f = r.raft;
+  const perRpc =
+    f.entriesPerLeaderRpc === null ? '' : `, ${f.entriesPerLeaderRpc} per leader RPC to each follower`;
+  const raft = `raft: ${fmtInt(f.entriesPerSec)} log entries/s committed (${f.writesPerEntry} writes per entry${perRpc}), ${fmtInt(f.rpcsPerSec)} RPCs/s in ${fmtInt(f.batchesPerSec)} postMessage batches/s, ${(f.bytesPerSec / 2 ** 20).toFixed(1)} MiB/s between nodes`;
+  return `${head}\n${main.toString()}\n${threads.toString()}\n${raft}`;
 }
 
 /** summaryTable is every run on one row each. */

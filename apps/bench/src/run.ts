@@ -60,6 +60,22 @@ export interface RunResult {
     /** The main thread's event-loop utilization over the window (supervisor, sampling). */
     readonly mainThreadElu: number;
   };
+  /**
+   * What Raft did over the window: log entries the cluster committed per
+   * second (the highest commit index of any node), the writes per entry (the
+   * batching of one client's concurrent calls: a KvClient request is one
+   * entry), entries per RPC the leader sent each follower (the batching of many
+   * clients' entries into one AppendEntries; heartbeats count as RPCs too;
+   * null with one node), and the nodes' RPCs, `postMessage` batches and bytes per second.
+   */
+  readonly raft: {
+    readonly entriesPerSec: number;
+    readonly writesPerEntry: number;
+    readonly entriesPerLeaderRpc: number | null;
+    readonly rpcsPerSec: number;
+    readonly batchesPerSec: number;
+    readonly bytesPerSec: number;
+  };
   readonly nodes: readonly NodeFigures[];
   /** Each load-generator thread's event-loop utilization over the window (near 1: the client side limits). */
   readonly generators: readonly { readonly elu: number; readonly clients: number }[];
@@ -162,6 +178,8 @@ export async function runOnce(
       at: performance.now(),
       cpu: process.cpuUsage(),
       elu: performance.eventLoopUtilization(),
+      stats: cluster.stats(),
+      commit: Math.max(...cluster.ids.map((id) => cluster.state(id).commitIndex)),
       nodes: await Promise.all(cluster.ids.map((id) => cluster.nodeUsage(id).catch(() => null))),
     });
     const at = (t: number) =>
@@ -207,6 +225,17 @@ export async function runOnce(
         rssMaxBytes: rssMax,
         mainThreadElu: round3(performance.eventLoopUtilization(a.elu, b.elu).utilization),
       },
+      raft: {
+        entriesPerSec: round1(((a.commit - b.commit) * 1000) / windowMs),
+        writesPerEntry:
+          a.commit > b.commit ? round1(sum(results.map((r) => r.writes)) / (a.commit - b.commit)) : 0,
+        entriesPerLeaderRpc: leaderRpcsPerPeer(cluster, b.stats.rpcs, a.stats.rpcs, a.commit - b.commit),
+        rpcsPerSec: round1(
+          ((sum(Object.values(a.stats.rpcs)) - sum(Object.values(b.stats.rpcs))) * 1000) / windowMs,
+        ),
+        batchesPerSec: round1(((a.stats.batches - b.stats.batches) * 1000) / windowMs),
+        bytesPerSec: Math.round(((a.stats.bytes - b.stats.bytes) * 1000) / windowMs),
+      },
       nodes: cluster.ids.map((id, i) => ({
         id,
         role: cluster.state(id).alive ? cluster.state(id).role : 'down',
@@ -235,6 +264,19 @@ async function prefill(cluster: Cluster, config: RunConfig): Promise<void> {
   } finally {
     await kv.close();
   }
+}
+
+/** leaderRpcsPerPeer is the entries committed per RPC the (final) leader sent each follower, or null. */
+function leaderRpcsPerPeer(
+  cluster: Cluster,
+  before: Record<string, number>,
+  after: Record<string, number>,
+  entries: number,
+): number | null {
+  const leader = cluster.ids.find((id) => cluster.state(id).alive && cluster.state(id).role === 'leader');
+  if (leader === undefined || cluster.ids.length < 2) return null;
+  const perPeer = ((after[leader] ?? 0) - (before[leader] ?? 0)) / (cluster.ids.length - 1);
+  return perPeer > 0 ? round1(entries / perPeer) : null;
 }
 
 function nodeElu(before: NodeUsage | null, after: NodeUsage | null): number {

@@ -75,6 +75,8 @@ describe('pnpm bench (throughput)', () => {
       expect(run.histogram).toMatch(/^HISTF/);
       expect(run.process.cpuPercent).toBeGreaterThan(0);
       expect(run.process.rssMaxBytes).toBeGreaterThan(0);
+      expect(run.raft.entriesPerSec).toBeGreaterThan(0);
+      expect(run.raft.writesPerEntry).toBeGreaterThan(0);
       expect(run.nodes).toHaveLength(1);
       expect(run.nodes[0]).toMatchObject({ id: 'n1', role: 'leader' });
       expect(run.nodes[0]!.elu).toBeGreaterThan(0);
