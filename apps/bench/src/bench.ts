@@ -142,6 +142,14 @@ class Progress {
   }
 }
 
+/** Other processes' CPU use (% of a core) during a window above which the report warns. */
+const BUSY_MACHINE_PERCENT = 20;
+
+/** busiest is the most CPU other processes used during any run's window, in % of a core. */
+function busiest(runs: readonly RunResult[]): number {
+  return Math.max(0, ...runs.map((r) => r.process.otherCpuPercent ?? 0));
+}
+
 /** A generator thread whose event loop is busier than this may be what limits a run. */
 const BUSY_GENERATOR = 0.9;
 
@@ -320,6 +328,11 @@ export async function throughputBench(o: ThroughputOptions, io: Io): Promise<num
   const text = [
     `xraft bench — ${describeMachine(m)}`,
     ...runs.map((r, i) => runTable(r, i, runs.length)),
+    ...(busiest(runs) >= BUSY_MACHINE_PERCENT
+      ? [
+          `note: other processes used up to ${busiest(runs).toFixed(0)} % of a core during the measurements: this machine was shared, so the figures are disturbed (more so at fewer cores); rerun on a quiet machine`,
+        ]
+      : []),
     ...(runs.some(clientBound)
       ? [
           `note: in ${runs.filter(clientBound).length} run(s) a load-generator thread was busy over ${Math.round(BUSY_GENERATOR * 100)} % of the window: the client side may have limited throughput there (more --generators, if there are cores to spare)`,

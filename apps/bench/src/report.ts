@@ -71,7 +71,11 @@ export function runTable(r: RunResult, index: number, total: number): string {
   const perRpc =
     f.entriesPerLeaderRpc === null ? '' : `, ${f.entriesPerLeaderRpc} per leader RPC to each follower`;
   const raft = `raft: ${fmtInt(f.entriesPerSec)} log entries/s committed (${f.writesPerEntry} writes per entry${perRpc}), ${fmtInt(f.rpcsPerSec)} RPCs/s in ${fmtInt(f.batchesPerSec)} postMessage batches/s, ${(f.bytesPerSec / 2 ** 20).toFixed(1)} MiB/s between nodes`;
-  return `${head}\n${main.toString()}\n${threads.toString()}\n${raft}`;
+  const other =
+    r.process.otherCpuPercent === null
+      ? ''
+      : `\nother processes on this machine used ${r.process.otherCpuPercent.toFixed(0)} % of a core meanwhile`;
+  return `${head}\n${main.toString()}\n${threads.toString()}\n${raft}${other}`;
 }
 
 /** summaryTable is every run on one row each. */

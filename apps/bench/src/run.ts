@@ -3,7 +3,7 @@
  * load from piscina generator threads through client endpoints, and what the
  * process, the node workers and the generators used during the window.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type NodeUsage } from '@xraft/runtime';
@@ -59,6 +59,12 @@ export interface RunResult {
     readonly rssMaxBytes: number;
     /** The main thread's event-loop utilization over the window (supervisor, sampling). */
     readonly mainThreadElu: number;
+    /**
+     * CPU time other processes used over the window on every CPU, in % of one
+     * core (Linux /proc/stat less this process): how much this run had to
+     * share the machine. null where /proc/stat is missing.
+     */
+    readonly otherCpuPercent: number | null;
   };
   /**
    * What Raft did over the window: log entries the cluster committed per
@@ -177,6 +183,7 @@ export async function runOnce(
     const sample = async () => ({
       at: performance.now(),
       cpu: process.cpuUsage(),
+      machineBusyMs: machineBusyMs(),
       elu: performance.eventLoopUtilization(),
       stats: cluster.stats(),
       commit: Math.max(...cluster.ids.map((id) => cluster.state(id).commitIndex)),
@@ -224,6 +231,10 @@ export async function runOnce(
         cpuPercent: round1((cpuMicros / 1000 / windowMs) * 100),
         rssMaxBytes: rssMax,
         mainThreadElu: round3(performance.eventLoopUtilization(a.elu, b.elu).utilization),
+        otherCpuPercent:
+          a.machineBusyMs === null || b.machineBusyMs === null
+            ? null
+            : round1(Math.max(0, ((a.machineBusyMs - b.machineBusyMs - cpuMicros / 1000) / windowMs) * 100)),
       },
       raft: {
         entriesPerSec: round1(((a.commit - b.commit) * 1000) / windowMs),
@@ -277,6 +288,23 @@ function leaderRpcsPerPeer(
   if (leader === undefined || cluster.ids.length < 2) return null;
   const perPeer = ((after[leader] ?? 0) - (before[leader] ?? 0)) / (cluster.ids.length - 1);
   return perPeer > 0 ? round1(entries / perPeer) : null;
+}
+
+/** Linux's clock ticks per second in /proc/stat (USER_HZ, 100 on every mainstream architecture). */
+const USER_HZ = 100;
+
+/** machineBusyMs is the CPU time every process has used on every CPU since boot, from /proc/stat; null elsewhere. */
+function machineBusyMs(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return null;
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+    return (busy * 1000) / USER_HZ;
+  } catch {
+    return null;
+  }
 }
 
 function nodeElu(before: NodeUsage | null, after: NodeUsage | null): number {

@@ -75,6 +75,7 @@ describe('pnpm bench (throughput)', () => {
       expect(run.histogram).toMatch(/^HISTF/);
       expect(run.process.cpuPercent).toBeGreaterThan(0);
       expect(run.process.rssMaxBytes).toBeGreaterThan(0);
+      expect(run.process.otherCpuPercent ?? 0).toBeGreaterThanOrEqual(0);
       expect(run.raft.entriesPerSec).toBeGreaterThan(0);
       expect(run.raft.writesPerEntry).toBeGreaterThan(0);
       expect(run.nodes).toHaveLength(1);
