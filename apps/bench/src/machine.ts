@@ -10,6 +10,8 @@ export interface Machine {
   readonly os: { readonly platform: string; readonly release: string; readonly arch: string };
   readonly cpu: { readonly model: string; readonly cores: number; readonly availableCores: number };
   readonly memoryBytes: number;
+  /** The 1, 5 and 15 minute load averages when the benchmark started (a busy machine disturbs figures). */
+  readonly loadAverage: readonly number[];
   readonly node: string;
   readonly v8: string;
   /** The commit of the working tree and whether it had uncommitted changes; null outside a git checkout. */
@@ -27,6 +29,7 @@ export function machine(cwd = process.cwd()): Machine {
       availableCores: os.availableParallelism(),
     },
     memoryBytes: os.totalmem(),
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     node: process.version,
     v8: process.versions.v8,
     git: gitState(cwd),
