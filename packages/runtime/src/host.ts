@@ -2,6 +2,7 @@ import { getHeapStatistics } from 'node:v8';
 import {
   type Clock,
   type Entry,
+  type HardState,
   type Message,
   type NodeId,
   type PersistedState,
@@ -87,10 +88,16 @@ export class NotLeaderError extends Error {
  * 1. send `earlyMessages` at once (the leader's replication, thesis §10.2.1);
  * 2. hand `hardState` + `entries` to storage as one write, issued in Ready
  *    order; storage group-commits writes issued while a sync is in flight, so
- *    several Readies may be in flight at once;
- * 3. once that write (and every earlier one) is durable: send `messages`
- *    (votes and acknowledgements promise durable state, §5.2/§5.3), apply
- *    `committed` in order (§5.3), then `advance`.
+ *    several Readies may be in flight at once. A hard state that differs
+ *    only in its commit index is not written alone: the commit index is
+ *    volatile state (Figure 2), so it rides along with the next write;
+ * 3. apply `committed` in order at the end of the turn, once its messages
+ *    are out (§5.3): a committed entry is durable on a majority already, so
+ *    applying it need not wait for this node's write (etcd-io/raft's
+ *    asynchronous storage writes); only a snapshot from the leader, and every
+ *    Ready behind it, applies after the install is durable;
+ * 4. once that write (and every earlier one) is durable: send `messages`
+ *    (votes and acknowledgements promise durable state, §5.2/§5.3), then `advance`.
  *
  * A turn (an input batch, a timer, a completed write, a batch of proposals)
  * drains every Ready the node has, then flushes the mailbox, so each peer gets
@@ -109,6 +116,14 @@ export class NodeHost {
   private inflight = 0;
   /** Completion of the last Ready handed out: each waits for the previous one (writes resolve in order). */
   private chain: Promise<void> = Promise.resolve();
+  /** A commit-only hard state not written yet: it goes with the next write (step 2). */
+  private deferredHardState: HardState | null = null;
+  /** The term and vote last handed to storage. */
+  private storedHardState: HardState | null = null;
+  /** Readies carrying a snapshot from the leader not yet installed: later Readies apply after them. */
+  private installing = 0;
+  /** Committed entries of this turn's Readies, applied once its messages are out (step 3). */
+  private readonly committed: Array<readonly Entry[]> = [];
   private proposals: Proposal[] = [];
   /** Proposed entries whose proposers wait for their apply result, by index. */
   private readonly awaited = new Map<number, AwaitedEntry>();
@@ -146,6 +161,7 @@ export class NodeHost {
   async start(): Promise<PersistedState> {
     const o = this.options;
     const persisted = await o.storage.load();
+    this.storedHardState = persisted.hardState;
     const compactedTo = persisted.snapshot?.index ?? 0;
     const snapshot = await o.storage.loadSnapshot();
     const snapshotIndex = snapshot?.meta.index ?? 0;
@@ -388,6 +404,11 @@ export class NodeHost {
     try {
       while (node.hasReady()) this.carryOut(node, node.ready());
       this.options.mailbox.flush();
+      // After the flush: the commit index reaches the followers before anything is applied here.
+      if (this.committed.length > 0) {
+        for (const entries of this.committed.splice(0)) this.apply(entries);
+        this.maybeSnapshot(node);
+      }
       this.publish();
     } finally {
       this.inTurn = false;
@@ -400,21 +421,26 @@ export class NodeHost {
     if (rd.readStates.length > 0) this.answerReads(rd.readStates);
     // 1. Early messages may leave before the write (thesis §10.2.1).
     mailbox.post(rd.earlyMessages);
-    const writes = rd.snapshot !== null || rd.hardState !== null || rd.entries.length > 0;
+    const hardState = this.hardStateToWrite(rd);
+    const writes = rd.snapshot !== null || hardState !== null || rd.entries.length > 0;
+    // 3. committed entries apply at the end of this turn, unless behind a snapshot being installed;
+    const applyNow = rd.snapshot === null && this.installing === 0;
+    if (applyNow && rd.committed.length > 0) this.committed.push(rd.committed);
     if (!writes && this.inflight === 0) {
       // Nothing to wait for: carry it out in this turn, so its messages share this turn's batches.
-      this.complete(node, rd);
+      this.complete(node, rd, applyNow);
       return;
     }
     // 2. One write per Ready (a received snapshot's install first), issued in order;
-    // 3. completion strictly after every earlier one.
     const install = rd.snapshot !== null ? storage.installSnapshot(rd.snapshot) : null;
     install?.catch(() => {});
     const persist =
-      rd.hardState !== null || rd.entries.length > 0 ? storage.persist(rd.hardState, rd.entries) : null;
+      hardState !== null || rd.entries.length > 0 ? storage.persist(hardState, rd.entries) : null;
     const write: Promise<unknown> | null =
       install === null ? persist : persist === null ? install : Promise.all([install, persist]);
     write?.catch(() => {}); // Observed through the chain below; this only keeps it from counting as unhandled.
+    if (!applyNow) this.installing++;
+    // 4. completion strictly after every earlier one.
     this.inflight++;
     this.chain = this.chain
       .then(() => write)
@@ -422,20 +448,44 @@ export class NodeHost {
         () => {
           this.inflight--;
           if (this.stopped || this.node !== node) return;
-          this.complete(node, rd);
+          if (!applyNow) this.installing--;
+          this.complete(node, rd, applyNow);
           this.turn();
         },
         (err: unknown) => this.fatal(err),
       );
   }
 
-  /** complete is step 3 of the contract: `snapshot`, `hardState` and `entries` of `rd` are durable. */
-  private complete(node: RaftNode, rd: Ready): void {
+  /**
+   * hardStateToWrite is the hard state to persist with `rd`: none when only
+   * the commit index changed and there is nothing else to write (it is
+   * deferred to the next write), the deferred one when `rd` has entries but
+   * no hard state of its own.
+   */
+  private hardStateToWrite(rd: Ready): HardState | null {
+    const hs = rd.hardState ?? this.deferredHardState;
+    if (hs === null) return null;
+    const stored = this.storedHardState;
+    const commitOnly = stored !== null && hs.term === stored.term && hs.vote === stored.vote;
+    if (commitOnly && rd.entries.length === 0 && rd.snapshot === null) {
+      this.deferredHardState = hs;
+      return null;
+    }
+    this.deferredHardState = null;
+    this.storedHardState = hs;
+    return hs;
+  }
+
+  /**
+   * complete carries out `rd` once its `snapshot`, `hardState` and `entries`
+   * are durable; `applying`: its committed entries are the turn's to apply.
+   */
+  private complete(node: RaftNode, rd: Ready, applying: boolean): void {
     this.options.mailbox.post(rd.messages);
     if (rd.snapshot !== null) this.restore(rd.snapshot);
-    if (rd.committed.length > 0) this.apply(rd.committed);
+    if (!applying) this.apply(rd.committed);
     this.guard(() => node.advance(rd));
-    this.maybeSnapshot(node);
+    if (!applying) this.maybeSnapshot(node);
   }
 
   /**
@@ -483,6 +533,7 @@ export class NodeHost {
 
   /** apply runs committed entries through the state machine in log order and reports the commands (§5.3). */
   private apply(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
     const sm = this.options.stateMachine;
     const commands: AppliedCommand[] = [];
     for (const e of entries) {

@@ -53,7 +53,7 @@ describe('state machine modules', () => {
     await expect(start).rejects.toThrow(/given up after 2 crashes.*createStateMachine/s);
   });
 
-  it('runs the given module in every worker: a poison command crashes every node, in a loop, until given up', async () => {
+  it('runs the given module in every worker: a poison command crashes the nodes, in a loop, until given up', async () => {
     const h = await Harness.start({
       nodes: 3,
       stateMachine: fixture('poison-state-machine.mjs'),
@@ -62,15 +62,12 @@ describe('state machine modules', () => {
     const { c } = h;
     await h.replicate('fine');
     await h.submitToLeader('poison');
-    // Each node applies it, dies, restarts, re-applies it from its log, dies again: given up.
-    await waitFor(
-      () => c.ids.every((id) => h.events.some((e) => e.type === 'gave-up' && e.id === id)),
-      15_000,
-      'the supervisor to give up on every node',
-    );
-    const gaveUp = h.events.filter((e) => e.type === 'gave-up');
-    for (const e of gaveUp) expect(e.type === 'gave-up' && e.lastError).toMatch(/poison pill at index/);
-    expect(c.ids.map((id) => h.state(id).worker)).toEqual(['failed', 'failed', 'failed']);
+    // Each node applies it, dies, restarts, learns again that it is committed, dies again: given up. The
+    // commit index is volatile (Figure 2): a node left alone may never learn it, and waits for a majority.
+    const gaveUp = () => h.events.filter((e) => e.type === 'gave-up');
+    await waitFor(() => gaveUp().length >= 2, 15_000, 'the supervisor to give up on a majority');
+    for (const e of gaveUp()) expect(e.type === 'gave-up' && e.lastError).toMatch(/poison pill at index/);
+    expect(c.ids.filter((id) => h.state(id).worker === 'failed').length).toBeGreaterThanOrEqual(2);
     h.assertSafe();
   });
 });
