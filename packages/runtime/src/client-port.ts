@@ -1,8 +1,11 @@
 /**
- * The client port: how KV clients in the main thread reach a node worker.
- * Each worker incarnation gets its own `MessageChannel`; requests and
- * responses are encoded bytes (the KV codec of `@xraft/kv`), matched by id,
- * and their buffers are transferred, not copied. The main side is a
+ * The client port: how KV clients (in the main thread, or any thread holding
+ * a {@link ClientPorts}) reach a node worker. Each worker incarnation gets its
+ * own `MessageChannel`; requests and responses are encoded bytes (the KV codec
+ * of `@xraft/kv`), matched by id. The requests of one turn of the event loop
+ * to one node travel as one {@link Frame}, and so do the responses of one turn
+ * of the worker (DESIGN.md: batching decides everything): one `postMessage`
+ * and one transferred buffer for all of them. The main side is a
  * `KvTransport` for `KvClient`; when a worker ends, every request in flight
  * to it fails at once (it may or may not have been carried out).
  */
@@ -10,21 +13,92 @@ import type { MessagePort } from 'node:worker_threads';
 import type { NodeId } from '@xraft/core';
 import { type KvTransport, UndeliveredError } from '@xraft/kv';
 
-/** ClientRequest is one request on a client port, main → worker. */
-interface ClientRequest {
-  readonly id: number;
-  readonly request: Uint8Array;
+/**
+ * Frame carries the requests (main → worker) or responses (worker → main) of
+ * one turn: the payload of message `i` is `bytes[ends[i-1], ends[i])`, its id
+ * `ids[i]`. Responses also carry the requests that failed, with their error.
+ */
+interface Frame {
+  readonly ids: Float64Array;
+  readonly ends: Uint32Array;
+  readonly bytes: Uint8Array;
+  readonly errors?: ReadonlyArray<readonly [id: number, error: string]>;
 }
 
-/** ClientResponse answers a {@link ClientRequest}, worker → main. */
-type ClientResponse =
-  | { readonly id: number; readonly response: Uint8Array }
-  | { readonly id: number; readonly error: string };
+/** Outbox gathers the messages of one turn and packs them into one {@link Frame}. */
+class Outbox {
+  private ids: number[] = [];
+  private payloads: Uint8Array[] = [];
+  private errors: Array<[number, string]> = [];
+  private size = 0;
+
+  get empty(): boolean {
+    return this.ids.length === 0 && this.errors.length === 0;
+  }
+
+  add(id: number, payload: Uint8Array): void {
+    this.ids.push(id);
+    this.payloads.push(payload);
+    this.size += payload.byteLength;
+  }
+
+  addError(id: number, error: string): void {
+    this.errors.push([id, error]);
+  }
+
+  /** post sends what was gathered as one frame on `port`, its buffers transferred, and starts afresh. */
+  post(port: MessagePort): void {
+    const n = this.ids.length;
+    const ids = new Float64Array(this.ids);
+    const ends = new Uint32Array(n);
+    const bytes = new Uint8Array(this.size);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const p = this.payloads[i]!;
+      bytes.set(p, at);
+      at += p.byteLength;
+      ends[i] = at;
+    }
+    const frame: Frame = this.errors.length > 0 ? { ids, ends, bytes, errors: this.errors } : { ids, ends, bytes };
+    this.ids = [];
+    this.payloads = [];
+    this.errors = [];
+    this.size = 0;
+    port.postMessage(frame, [ids.buffer, ends.buffer, bytes.buffer]);
+  }
+}
+
+/** readFrame checks a received frame and calls `each` per message; false if it is malformed (nothing is called). */
+function readFrame(m: unknown, each: (id: number, payload: Uint8Array) => void): boolean {
+  const f = m as Partial<Frame> | null;
+  if (
+    typeof f !== 'object' ||
+    f === null ||
+    !(f.ids instanceof Float64Array) ||
+    !(f.ends instanceof Uint32Array) ||
+    !(f.bytes instanceof Uint8Array) ||
+    f.ids.length !== f.ends.length
+  )
+    return false;
+  const { ids, ends, bytes } = f;
+  let start = 0;
+  for (let i = 0; i < ids.length; i++) {
+    if (!Number.isSafeInteger(ids[i]) || ends[i]! < start || ends[i]! > bytes.byteLength) return false;
+    start = ends[i]!;
+  }
+  start = 0;
+  for (let i = 0; i < ids.length; i++) {
+    each(ids[i]!, bytes.subarray(start, ends[i]));
+    start = ends[i]!;
+  }
+  return true;
+}
 
 /**
  * serveClientPort answers the requests arriving on `port` with `handle`
- * (worker side). A request that is not well formed is dropped with a warning;
- * a failing handler answers with its error.
+ * (worker side); the answers of one turn go back as one frame. A frame that
+ * is not well formed is dropped with a warning; a failing handler answers
+ * with its error.
  */
 export function serveClientPort(
   port: MessagePort,
@@ -32,34 +106,33 @@ export function serveClientPort(
   warn: (message: string) => void,
 ): void {
   let warned = false;
-  port.on('message', (m: unknown) => {
-    const r = m as Partial<ClientRequest>;
-    if (
-      typeof r !== 'object' ||
-      r === null ||
-      !Number.isSafeInteger(r.id) ||
-      !(r.request instanceof Uint8Array)
-    ) {
-      if (!warned) warn('dropped a malformed client request (further ones are dropped silently)');
-      warned = true;
-      return;
-    }
-    const id = r.id as number;
-    handle(r.request).then(
+  const outbox = new Outbox();
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    outbox.post(port);
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+  const serve = (id: number, request: Uint8Array) => {
+    handle(request).then(
       (response) => {
-        // Transfer the buffer when the response owns all of it; copy otherwise.
-        const whole = response.byteOffset === 0 && response.byteLength === response.buffer.byteLength;
-        port.postMessage(
-          { id, response } satisfies ClientResponse,
-          whole ? [response.buffer as ArrayBuffer] : [],
-        );
+        outbox.add(id, response);
+        schedule();
       },
-      (err: unknown) =>
-        port.postMessage({
-          id,
-          error: err instanceof Error ? err.message : String(err),
-        } satisfies ClientResponse),
+      (err: unknown) => {
+        outbox.addError(id, err instanceof Error ? err.message : String(err));
+        schedule();
+      },
     );
+  };
+  port.on('message', (m: unknown) => {
+    if (readFrame(m, serve)) return;
+    if (!warned) warn('dropped a malformed client request frame (further ones are dropped silently)');
+    warned = true;
   });
 }
 
@@ -72,13 +145,16 @@ interface Pending {
 
 /**
  * ClientPorts is the main side of every node's client port, and the
- * `KvTransport` of the cluster's `KvClient`s.
+ * `KvTransport` of the cluster's `KvClient`s. Requests sent in one turn of
+ * the event loop leave together, one frame per node.
  */
 export class ClientPorts implements KvTransport {
   private readonly ports = new Map<NodeId, MessagePort>();
+  private readonly outboxes = new Map<NodeId, Outbox>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  private flushScheduled = false;
 
   constructor(readonly nodes: readonly NodeId[]) {}
 
@@ -86,7 +162,8 @@ export class ClientPorts implements KvTransport {
   attach(node: NodeId, port: MessagePort): void {
     this.detach(node, 'restarted');
     this.ports.set(node, port);
-    port.on('message', (m: ClientResponse) => this.answer(m));
+    this.outboxes.set(node, new Outbox());
+    port.on('message', (m: unknown) => this.answer(m));
     port.unref();
   }
 
@@ -95,6 +172,7 @@ export class ClientPorts implements KvTransport {
     const port = this.ports.get(node);
     if (port === undefined) return;
     this.ports.delete(node);
+    this.outboxes.delete(node);
     port.close();
     for (const [id, p] of this.pending) {
       if (p.node !== node) continue;
@@ -107,9 +185,9 @@ export class ClientPorts implements KvTransport {
   }
 
   send(node: NodeId, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    const port = this.ports.get(node);
+    const outbox = this.outboxes.get(node);
     if (this.closed) return Promise.reject(new UndeliveredError(node, 'the cluster is stopped'));
-    if (port === undefined) return Promise.reject(new UndeliveredError(node, 'its worker is down'));
+    if (outbox === undefined) return Promise.reject(new UndeliveredError(node, 'its worker is down'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -117,7 +195,11 @@ export class ClientPorts implements KvTransport {
         reject(new Error(`${node} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { node, resolve, reject, timer });
-      port.postMessage({ id, request } satisfies ClientRequest);
+      outbox.add(id, request);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
     });
   }
 
@@ -127,12 +209,27 @@ export class ClientPorts implements KvTransport {
     for (const node of [...this.ports.keys()]) this.detach(node, 'stopped');
   }
 
-  private answer(m: ClientResponse): void {
-    const p = this.pending.get(m.id);
-    if (p === undefined) return; // timed out already
-    this.pending.delete(m.id);
+  /** flush sends each node the requests of this turn as one frame. */
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [node, outbox] of this.outboxes) if (!outbox.empty) outbox.post(this.ports.get(node)!);
+  }
+
+  private answer(m: unknown): void {
+    const ok = readFrame(m, (id, response) => this.settle(id)?.resolve(response));
+    if (!ok) return; // Not from serveClientPort: the requests it may answer time out.
+    for (const [id, error] of (m as Frame).errors ?? []) {
+      const p = this.settle(id);
+      p?.reject(new Error(`${p.node}: ${error}`));
+    }
+  }
+
+  /** settle takes the request `id` out of the pending ones; undefined if it timed out already. */
+  private settle(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    if (p === undefined) return undefined;
+    this.pending.delete(id);
     clearTimeout(p.timer);
-    if ('response' in m) p.resolve(m.response);
-    else p.reject(new Error(`${p.node}: ${m.error}`));
+    return p;
   }
 }
