@@ -70,7 +70,7 @@ export function runTable(r: RunResult, index: number, total: number): string {
   const f = r.raft;
   const perRpc =
     f.entriesPerLeaderRpc === null ? '' : `, ${f.entriesPerLeaderRpc} per leader RPC to each follower`;
-  const raft = `raft: ${fmtInt(f.entriesPerSec)} log entries/s committed (${f.writesPerEntry} writes per entry${perRpc}), ${fmtInt(f.rpcsPerSec)} RPCs/s in ${fmtInt(f.batchesPerSec)} postMessage batches/s, ${(f.bytesPerSec / 2 ** 20).toFixed(1)} MiB/s between nodes`;
+  const raft = `raft: ${fmtInt(f.entriesPerSec)} log entries/s committed (${f.writesPerEntry} write${f.writesPerEntry === 1 ? '' : 's'} per entry${perRpc}), ${fmtInt(f.rpcsPerSec)} RPCs/s in ${fmtInt(f.batchesPerSec)} postMessage batches/s, ${(f.bytesPerSec / 2 ** 20).toFixed(1)} MiB/s between nodes`;
   const other =
     r.process.otherCpuPercent === null
       ? ''
