@@ -236,7 +236,11 @@ export class KvClient {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new ClosedError(operation));
       const call: WriteCall = {
-        ...this.newCall(operation, reject),
+        operation,
+        deadline: Date.now() + this.options.timeoutMs,
+        settled: false,
+        timer: undefined,
+        reject,
         op,
         seq: this.nextSeq++,
         maybeSent: false,
@@ -252,22 +256,20 @@ export class KvClient {
   private read(query: KvQuery, mode: ReadMode, operation: string): Promise<KvQueryResult> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new ClosedError(operation));
-      const call: ReadCall = { ...this.newCall(operation, reject), query, resolve };
+      const call: ReadCall = {
+        operation,
+        deadline: Date.now() + this.options.timeoutMs,
+        settled: false,
+        timer: undefined,
+        reject,
+        query,
+        resolve,
+      };
       this.track(call);
       const lane = this.readLane(mode);
       lane.queue.push(call);
       this.schedule(lane, () => this.pumpReads(mode));
     });
-  }
-
-  private newCall(operation: string, reject: (err: unknown) => void): Call {
-    return {
-      operation,
-      deadline: Date.now() + this.options.timeoutMs,
-      settled: false,
-      timer: undefined,
-      reject,
-    };
   }
 
   private track(call: Call): void {

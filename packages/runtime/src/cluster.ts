@@ -201,6 +201,8 @@ export class Cluster {
   private network: Omit<LinkSettings, 'up'> = { dropRate: 0, delayMs: [0, 0], reorder: 0 };
   private readonly memory = new Map<NodeId, MemoryStorage>();
   private readonly applyListeners = new Set<ApplyListener>();
+  /** Shared with every worker: [0] is 1 while an apply listener exists (workers post applies only then). */
+  private readonly watchApplies = new Int32Array(new SharedArrayBuffer(4));
   private readonly supervisorListeners = new Set<(e: SupervisorEvent) => void>();
   private readonly logListeners = new Set<(e: LogEntry) => void>();
   private readonly inspectListeners = new Set<(records: readonly InspectionRecord[]) => void>();
@@ -346,8 +348,11 @@ export class Cluster {
    */
   onApply(listener: ApplyListener): () => void {
     this.applyListeners.add(listener);
+    // Set before anything the caller sends next: a worker that takes a later request sees it.
+    Atomics.store(this.watchApplies, 0, 1);
     return () => {
       this.applyListeners.delete(listener);
+      if (this.applyListeners.size === 0) Atomics.store(this.watchApplies, 0, 0);
     };
   }
 
@@ -735,6 +740,7 @@ export class Cluster {
         client: client.port2,
         maxClockDriftMs: o.maxClockDriftMs,
         snapshotPolicy: o.snapshotPolicy,
+        watchApplies: this.watchApplies.buffer as SharedArrayBuffer,
       },
       transfer,
       release: () => {

@@ -37,6 +37,8 @@ export interface NodeHostOptions
   readonly incarnation: number;
   /** Where the host publishes its status after every turn. */
   readonly status: StatusCell;
+  /** Whether anyone listens to applies: {@link onApplied} is called only then. */
+  readonly watchingApplies: () => boolean;
   /** Receives the command entries applied in one turn, in log order. */
   readonly onApplied: (commands: AppliedCommand[]) => void;
   /** XState inspection observer of the node's statechart (inspection.ts); none by default. */
@@ -535,7 +537,7 @@ export class NodeHost {
   private apply(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const sm = this.options.stateMachine;
-    const commands: AppliedCommand[] = [];
+    const commands: AppliedCommand[] | null = this.options.watchingApplies() ? [] : null;
     for (const e of entries) {
       if (e.index !== this.applied + 1) {
         throw new Error(`${this.options.id}: entry ${e.index} to apply does not follow ${this.applied}`);
@@ -543,7 +545,7 @@ export class NodeHost {
       let result: unknown;
       if (e.type === 'normal') {
         result = sm.apply(e.data, e.index);
-        commands.push({ index: e.index, command: e.data });
+        commands?.push({ index: e.index, command: e.data });
       }
       this.applied = e.index;
       this.sinceSnapshot.entries++;
@@ -556,7 +558,7 @@ export class NodeHost {
           waiter.reject(new Error(`${this.options.id}: entry ${e.index} was replaced by a later leader's`));
       }
     }
-    if (commands.length > 0) this.options.onApplied(commands);
+    if (commands !== null && commands.length > 0) this.options.onApplied(commands);
     this.releaseReads();
   }
 

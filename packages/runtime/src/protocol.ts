@@ -45,6 +45,8 @@ export interface WorkerBoot {
   readonly counters: SharedArrayBuffer;
   /** Two Int32s: the one a paused worker waits on (set to 1 to cut pauses short), and a count of pauses begun. */
   readonly pause: SharedArrayBuffer;
+  /** One Int32, shared by the cluster: 1 while the main thread listens to applies (post `applied` only then). */
+  readonly watchApplies: SharedArrayBuffer;
   /** URL of a state machine module (state-machine.ts); the LogRecorder when absent. */
   readonly stateMachine?: string;
   /** Post the statechart's inspection events to the main thread (inspection.ts). */

@@ -74,6 +74,7 @@ const booted = new Promise<NodeHost>((resolve) => {
   resolveBooted = resolve;
 });
 const pauseCell = new Int32Array(boot.pause);
+const watchApplies = new Int32Array(boot.watchApplies);
 
 const api: ControlApi = {
   async status() {
@@ -157,6 +158,7 @@ host = new NodeHost({
   seed,
   incarnation: boot.incarnation,
   status: new StatusCell(boot.status),
+  watchingApplies: () => Atomics.load(watchApplies, 0) !== 0,
   onApplied: (commands) => post({ kind: 'applied', commands }),
   ...(boot.inspect
     ? {
