@@ -86,7 +86,7 @@ export interface ClusterOptions {
   readonly maxClockDriftMs?: number | null;
   /**
    * When each node snapshots its state machine and compacts its log (§7):
-   * after `entries` applied entries (default 10,000) or `bytes` of their
+   * after `entries` applied entries (default 100,000) or `bytes` of their
    * payload (default 16 MiB), keeping `keepEntries` entries before the
    * snapshot (default min(1000, entries / 2)). Followers too far behind get
    * the snapshot by InstallSnapshot.

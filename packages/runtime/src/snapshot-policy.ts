@@ -14,7 +14,7 @@ export interface SnapshotPolicy {
 
 /** DEFAULT_SNAPSHOT_POLICY keeps a node's log (and so its memory and disk) bounded under any load. */
 export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = Object.freeze({
-  entries: 10_000,
+  entries: 100_000,
   bytes: 16 * 1024 * 1024,
   keepEntries: 1_000,
 });
