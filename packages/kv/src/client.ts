@@ -27,11 +27,19 @@ export interface KvClientOptions {
    * without it is refused.
    */
   readonly leaseClockDriftMs?: number;
-  /** Rounds over every node without finding a leader before a call fails with NotLeaderError. Default 8. */
+  /**
+   * Rounds over every node without finding a leader before a call fails with
+   * NotLeaderError. Default 20: with the default backoff, about 1.2 s (at most
+   * 1.65 s) of search, several election timeouts.
+   */
   readonly maxLeaderSearchRounds?: number;
-  /** Wait after the first fruitless round, doubled after each next one (with jitter). Default 20 ms. */
+  /** Wait after the first fruitless round, doubled after each next one (with jitter). Default 10 ms. */
   readonly backoffMs?: number;
-  /** Cap on the wait between rounds. Default 500 ms. */
+  /**
+   * Cap on the wait between rounds. Default 100 ms, under the minimum election
+   * timeout: once a new leader is elected, clients find it within about this
+   * long, so their unavailability is the election's, not their backoff's.
+   */
   readonly maxBackoffMs?: number;
   /** Most commands (or queries) in one request. Default 1000. */
   readonly maxBatchSize?: number;
@@ -49,9 +57,9 @@ const DEFAULTS = {
   timeoutMs: 5000,
   attemptTimeoutMs: 1000,
   read: 'linearizable' as ReadMode,
-  maxLeaderSearchRounds: 8,
-  backoffMs: 20,
-  maxBackoffMs: 500,
+  maxLeaderSearchRounds: 20,
+  backoffMs: 10,
+  maxBackoffMs: 100,
   maxBatchSize: 1000,
 };
 const READ_MODES: readonly ReadMode[] = ['linearizable', 'lease', 'stale'];

@@ -46,9 +46,10 @@ export const DEFAULT_KV_WORKLOAD: KvWorkloadOptions = Object.freeze({
   leaseShare: 0.3,
   timeoutMs: 5000,
   attemptTimeoutMs: 250,
-  maxLeaderSearchRounds: 8,
-  backoffMs: 20,
-  maxBackoffMs: 500,
+  // KvClient's defaults.
+  maxLeaderSearchRounds: 20,
+  backoffMs: 10,
+  maxBackoffMs: 100,
   checkTimeoutMs: 10_000,
   sessionLimits: Object.freeze({}),
 });
