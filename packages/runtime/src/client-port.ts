@@ -59,7 +59,8 @@ class Outbox {
       at += p.byteLength;
       ends[i] = at;
     }
-    const frame: Frame = this.errors.length > 0 ? { ids, ends, bytes, errors: this.errors } : { ids, ends, bytes };
+    const frame: Frame =
+      this.errors.length > 0 ? { ids, ends, bytes, errors: this.errors } : { ids, ends, bytes };
     this.ids = [];
     this.payloads = [];
     this.errors = [];
