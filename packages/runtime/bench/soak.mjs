@@ -97,11 +97,15 @@ while (performance.now() < end) {
       diskMiB: c.dataDir ? dirBytes(join(c.dataDir, id)) / MiB : 0,
     };
   }
-  s.rssMiB = process.memoryUsage().rss / MiB;
+  const mem = process.memoryUsage();
+  s.rssMiB = mem.rss / MiB;
+  // The main thread's own heap and array buffers, to tell where RSS goes (node heaps are per node below).
+  s.mainHeapMiB = mem.heapUsed / MiB;
+  s.arrayBuffersMiB = mem.arrayBuffers / MiB;
   samples.push(s);
   const n = s.nodes[c.ids[0]];
   console.log(
-    `${s.t.toFixed(0)}s  ${s.opsPerSec.toFixed(0)} ops/s  rss ${s.rssMiB.toFixed(0)} MiB  ${c.ids[0]}: log ${n?.logEntries} entries, snapshot@${n?.snapshotIndex}, heap ${n?.heapMiB.toFixed(1)} MiB, disk ${n?.diskMiB.toFixed(1)} MiB`,
+    `${s.t.toFixed(0)}s  ${s.opsPerSec.toFixed(0)} ops/s  rss ${s.rssMiB.toFixed(0)} MiB (main heap ${s.mainHeapMiB.toFixed(0)}, buffers ${s.arrayBuffersMiB.toFixed(0)})  ${c.ids[0]}: log ${n?.logEntries} entries, snapshot@${n?.snapshotIndex}, heap ${n?.heapMiB.toFixed(1)} MiB, disk ${n?.diskMiB.toFixed(1)} MiB`,
   );
 }
 stop = true;
@@ -122,6 +126,8 @@ const row = (name, f, digits) => {
   };
 };
 row('process RSS (MiB)', (s) => s.rssMiB, 0);
+row('main thread heap (MiB)', (s) => s.mainHeapMiB, 1);
+row('main thread array buffers (MiB)', (s) => s.arrayBuffersMiB, 1);
 for (const id of c.ids) {
   row(`${id} log entries`, (s) => s.nodes[id]?.logEntries ?? 0, 0);
   row(`${id} heap (MiB)`, (s) => s.nodes[id]?.heapMiB ?? 0, 1);
