@@ -11,6 +11,8 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const MAX_VARUINT = Number.MAX_SAFE_INTEGER;
 /** A safe integer takes at most 8 LEB128 bytes (53 bits / 7). */
 const MAX_VARUINT_BYTES = 8;
+/** The largest buffer {@link ByteWriter.reset} keeps. */
+const MAX_KEPT_BYTES = 64 * 1024;
 
 /**
  * ByteWriter builds a binary message in one growable buffer (doubling, so
@@ -106,6 +108,24 @@ export class ByteWriter {
    */
   finish(): Uint8Array {
     return this.pos === this.buf.length ? this.buf : this.buf.slice(0, this.pos);
+  }
+
+  /** copy returns a copy of the bytes written, in an ArrayBuffer of exactly their size. */
+  copy(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+
+  /**
+   * reset forgets what was written, keeping the buffer (up to
+   * {@link MAX_KEPT_BYTES}), so one writer reused for many messages
+   * allocates only when a message is larger than any before.
+   */
+  reset(): void {
+    this.pos = 0;
+    if (this.buf.length > MAX_KEPT_BYTES) {
+      this.buf = new Uint8Array(MAX_KEPT_BYTES);
+      this.view = new DataView(this.buf.buffer);
+    }
   }
 
   /** putVaruint writes LEB128 without reserving: the caller has. */

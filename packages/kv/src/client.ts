@@ -1,5 +1,6 @@
 import { decodeResponse, encodeRequest } from './codec.js';
 import type { KvCommandResult, KvOp, KvPair, KvQuery, KvQueryResult, ReadMode, Value } from './commands.js';
+import { Deadlines } from './deadlines.js';
 import {
   ClosedError,
   NotLeaderError,
@@ -72,7 +73,6 @@ interface Call {
   readonly operation: string;
   readonly deadline: number;
   settled: boolean;
-  timer: ReturnType<typeof setTimeout> | undefined;
   readonly reject: (err: unknown) => void;
 }
 
@@ -88,6 +88,12 @@ interface WriteCall extends Call {
 interface ReadCall extends Call {
   readonly query: KvQuery;
   readonly resolve: (result: KvQueryResult) => void;
+}
+
+/** Attempt is one request to one node awaiting its answer until `deadline`. */
+interface Attempt {
+  readonly deadline: number;
+  readonly resolve: (outcome: KvResponse | 'undelivered' | 'maybe') => void;
 }
 
 interface Lane<C> {
@@ -137,8 +143,10 @@ export class KvClient {
   private readonly liveWrites = new Map<number, WriteCall>();
   private readonly writes: Lane<WriteCall> = { queue: [], inflight: false, scheduled: false };
   private readonly reads = new Map<ReadMode, Lane<ReadCall>>();
-  /** Every unsettled call, for close(). */
-  private readonly pending = new Set<Call>();
+  /** Every unsettled call, failed with TimeoutError at its deadline (one timer for all). */
+  private readonly pending = new Deadlines<Call>((call) => this.fail(call, this.timeoutError(call)));
+  /** Every attempt awaiting its answer, given up as 'maybe' at its deadline (one timer for all). */
+  private readonly attempts = new Deadlines<Attempt>((attempt) => attempt.resolve('maybe'));
   /** Wake-ups of backoff sleeps, for close(). */
   private readonly sleepers = new Set<() => void>();
 
@@ -231,7 +239,10 @@ export class KvClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const call of [...this.pending]) this.fail(call, new ClosedError(call.operation));
+    for (const call of this.pending.values()) this.fail(call, new ClosedError(call.operation));
+    for (const attempt of this.attempts.values()) attempt.resolve('maybe');
+    this.pending.close();
+    this.attempts.close();
     this.writes.queue = [];
     for (const lane of this.reads.values()) lane.queue = [];
     for (const wake of [...this.sleepers]) wake();
@@ -247,14 +258,13 @@ export class KvClient {
         operation,
         deadline: Date.now() + this.options.timeoutMs,
         settled: false,
-        timer: undefined,
         reject,
         op,
         seq: this.nextSeq++,
         maybeSent: false,
         resolve,
       };
-      this.track(call);
+      this.pending.add(call);
       this.liveWrites.set(call.seq, call);
       this.writes.queue.push(call);
       this.schedule(this.writes, () => this.pumpWrites());
@@ -268,21 +278,15 @@ export class KvClient {
         operation,
         deadline: Date.now() + this.options.timeoutMs,
         settled: false,
-        timer: undefined,
         reject,
         query,
         resolve,
       };
-      this.track(call);
+      this.pending.add(call);
       const lane = this.readLane(mode);
       lane.queue.push(call);
       this.schedule(lane, () => this.pumpReads(mode));
     });
-  }
-
-  private track(call: Call): void {
-    this.pending.add(call);
-    call.timer = setTimeout(() => this.fail(call, this.timeoutError(call)), this.options.timeoutMs);
   }
 
   private timeoutError(call: Call): TimeoutError {
@@ -293,7 +297,6 @@ export class KvClient {
   private settle(call: Call): boolean {
     if (call.settled) return false;
     call.settled = true;
-    clearTimeout(call.timer);
     this.pending.delete(call);
     if ('seq' in call) this.liveWrites.delete((call as WriteCall).seq);
     return true;
@@ -403,7 +406,12 @@ export class KvClient {
       switch (response.type) {
         case 'applied': {
           if (response.clientId !== clientId) continue; // Not ours: ask again.
-          const bySeq = new Map(response.results.map((r) => [r.seq, r]));
+          const { results } = response;
+          if (results.length === live.length && results.every((r, i) => r.seq === live[i]!.seq)) {
+            for (let i = 0; i < live.length; i++) this.answerWrite(live[i]!, results[i]!);
+            continue;
+          }
+          const bySeq = new Map(results.map((r) => [r.seq, r]));
           for (const c of live) {
             const result = bySeq.get(c.seq);
             if (result !== undefined) this.answerWrite(c, result);
@@ -579,23 +587,26 @@ export class KvClient {
    * the transport knows it never arrived; 'maybe' if no answer came (lost,
    * timed out, garbled), so it may have been applied.
    */
-  private async attempt(
+  private attempt(
     node: string,
     request: Uint8Array,
     timeoutMs: number,
   ): Promise<KvResponse | 'undelivered' | 'maybe'> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      // Our own timer too: a transport that never settles must not stall the batch behind this attempt.
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('no answer')), timeoutMs + SEND_GRACE_MS);
-      });
-      return decodeResponse(await Promise.race([this.transport.send(node, request, timeoutMs), late]));
-    } catch (err) {
-      return err instanceof UndeliveredError ? 'undelivered' : 'maybe';
-    } finally {
-      clearTimeout(timer);
-    }
+    return new Promise((resolve) => {
+      // Our own deadline too: a transport that never settles must not stall the batch behind this attempt.
+      const attempt: Attempt = { deadline: Date.now() + timeoutMs + SEND_GRACE_MS, resolve };
+      this.attempts.add(attempt);
+      const failed = (err: unknown) => {
+        if (this.attempts.delete(attempt)) resolve(err instanceof UndeliveredError ? 'undelivered' : 'maybe');
+      };
+      try {
+        this.transport.send(node, request, timeoutMs).then((bytes) => {
+          if (this.attempts.delete(attempt)) resolve(decodeOrMaybe(bytes));
+        }, failed);
+      } catch (err) {
+        failed(err);
+      }
+    });
   }
 
   private backoff(round: number): number {
@@ -628,6 +639,15 @@ export class KvClient {
       );
     }
     return m;
+  }
+}
+
+/** decodeOrMaybe decodes a response; a garbled one is no answer, so the request may have been applied. */
+function decodeOrMaybe(bytes: Uint8Array): KvResponse | 'maybe' {
+  try {
+    return decodeResponse(bytes);
+  } catch {
+    return 'maybe';
   }
 }
 

@@ -130,6 +130,18 @@ export function readCommandResult(r: ByteReader): KvCommandResult {
 
 // ---- entries and requests ----
 
+/**
+ * SCRATCH is the writer every request and response is encoded in (encoding is
+ * synchronous and never nested), so that one message costs one allocation:
+ * the copy {@link ByteWriter.copy} returns.
+ */
+const SCRATCH = new ByteWriter(4096);
+
+function scratch(): ByteWriter {
+  SCRATCH.reset();
+  return SCRATCH;
+}
+
 /** encodeEntry encodes a log entry (the same bytes as the request that carries it). */
 export function encodeEntry(entry: KvEntry): Uint8Array {
   return encodeRequest(entry);
@@ -137,7 +149,7 @@ export function encodeEntry(entry: KvEntry): Uint8Array {
 
 /** encodeRequest encodes a client request; for `register`/`batch` the bytes are the log entry. */
 export function encodeRequest(request: KvRequest): Uint8Array {
-  const w = new ByteWriter(request.type === 'register' ? 2 : 64);
+  const w = scratch();
   w.u8(FORMAT_VERSION);
   switch (request.type) {
     case 'register':
@@ -160,7 +172,7 @@ export function encodeRequest(request: KvRequest): Uint8Array {
     default:
       assertNever(request, 'kv request');
   }
-  return w.finish();
+  return w.copy();
 }
 
 /** decodeEntry decodes a log entry; a read request is not an entry and is refused. */
@@ -292,7 +304,7 @@ function readQuery(r: ByteReader): KvQuery {
 
 /** encodeResponse encodes a node's answer to a request. */
 export function encodeResponse(response: KvResponse): Uint8Array {
-  const w = new ByteWriter(64);
+  const w = scratch();
   w.u8(FORMAT_VERSION);
   w.u8(RESPONSE_KIND[response.type]);
   switch (response.type) {
@@ -320,7 +332,7 @@ export function encodeResponse(response: KvResponse): Uint8Array {
     default:
       assertNever(response, 'kv response');
   }
-  return w.finish();
+  return w.copy();
 }
 
 /** decodeResponse decodes a node's answer. */

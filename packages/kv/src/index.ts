@@ -25,6 +25,7 @@ export type {
   ReadMode,
   Value,
 } from './commands.js';
+export { Deadlines, type Expiring } from './deadlines.js';
 export {
   ClosedError,
   CodecError,

@@ -11,7 +11,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { NodeId } from '@xraft/core';
-import { type KvTransport, UndeliveredError } from '@xraft/kv';
+import { Deadlines, type KvTransport, UndeliveredError } from '@xraft/kv';
 
 /**
  * Frame carries the requests (main → worker) or responses (worker → main) of
@@ -138,10 +138,12 @@ export function serveClientPort(
 }
 
 interface Pending {
+  readonly id: number;
   readonly node: NodeId;
+  readonly deadline: number;
+  readonly timeoutMs: number;
   readonly resolve: (response: Uint8Array) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -153,6 +155,11 @@ export class ClientPorts implements KvTransport {
   private readonly ports = new Map<NodeId, MessagePort>();
   private readonly outboxes = new Map<NodeId, Outbox>();
   private readonly pending = new Map<number, Pending>();
+  /** The requests in flight, failed at their deadline (one timer for all). */
+  private readonly deadlines = new Deadlines<Pending>((p) => {
+    this.pending.delete(p.id);
+    p.reject(new Error(`${p.node} did not answer within ${p.timeoutMs} ms`));
+  });
   private nextId = 1;
   private closed = false;
   private flushScheduled = false;
@@ -178,7 +185,7 @@ export class ClientPorts implements KvTransport {
     for (const [id, p] of this.pending) {
       if (p.node !== node) continue;
       this.pending.delete(id);
-      clearTimeout(p.timer);
+      this.deadlines.delete(p);
       p.reject(
         new Error(`${node} ${why} before answering: the request may or may not have been carried out`),
       );
@@ -191,11 +198,9 @@ export class ClientPorts implements KvTransport {
     if (outbox === undefined) return Promise.reject(new UndeliveredError(node, 'its worker is down'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`${node} did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { node, resolve, reject, timer });
+      const p: Pending = { id, node, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject };
+      this.pending.set(id, p);
+      this.deadlines.add(p);
       outbox.add(id, request);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -208,6 +213,7 @@ export class ClientPorts implements KvTransport {
   close(): void {
     this.closed = true;
     for (const node of [...this.ports.keys()]) this.detach(node, 'stopped');
+    this.deadlines.close();
   }
 
   /** flush sends each node the requests of this turn as one frame. */
@@ -230,7 +236,7 @@ export class ClientPorts implements KvTransport {
     const p = this.pending.get(id);
     if (p === undefined) return undefined;
     this.pending.delete(id);
-    clearTimeout(p.timer);
+    this.deadlines.delete(p);
     return p;
   }
 }
