@@ -132,8 +132,8 @@ export interface ClusterStats {
   readonly rpcs: Record<NodeId, number>;
   /**
    * Approximate bytes of every batch posted by all nodes: the structured-clone
-   * size estimated per envelope, per message type and per entry, plus entry
-   * payload bytes (wire.ts `estimateBytes`).
+   * size estimated per envelope and per message type, plus the packed entries
+   * and snapshot chunks (wire.ts `estimateBytes`).
    */
   readonly bytes: number;
   /** `postMessage` calls (batches), all nodes. */

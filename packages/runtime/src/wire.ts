@@ -1,12 +1,26 @@
-import { type Entry, MESSAGE_TYPES, type Message, type MessageType, type NodeId } from '@xraft/core';
+import {
+  type AppendEntries,
+  type Entry,
+  MESSAGE_TYPES,
+  type Message,
+  type MessageType,
+  type NodeId,
+} from '@xraft/core';
+import { packEntries, unpackEntries } from './packed-entries.js';
 
 /** WIRE_VERSION is the version every peer envelope carries in its `v` field; others are dropped. */
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
+
+/** WireMessage is a Raft RPC as it travels: an AppendEntries carries its entries packed (packed-entries.ts). */
+export type WireMessage =
+  | Exclude<Message, AppendEntries>
+  | (Omit<AppendEntries, 'entries'> & { readonly entries: Uint8Array });
 
 /**
  * RaftBatch carries every Raft RPC one node sends one peer in one turn of its
  * Ready loop (DESIGN.md: one `postMessage` per peer per Ready). Messages are
- * plain objects sent by structured clone; entry payloads stay `Uint8Array`s.
+ * plain objects sent by structured clone, AppendEntries with their entries
+ * packed into one buffer; other payloads stay `Uint8Array`s.
  */
 export interface RaftBatch {
   readonly v: typeof WIRE_VERSION;
@@ -14,7 +28,7 @@ export interface RaftBatch {
   /** The sending node; must be the peer the port belongs to. */
   readonly from: NodeId;
   /** One or more RPCs, all `from` the sender and `to` the receiver, in send order. */
-  readonly messages: readonly Message[];
+  readonly messages: readonly WireMessage[];
 }
 
 /** PeerEnvelope is everything that travels on a node-to-node port (a discriminated union on `kind`). */
@@ -22,7 +36,14 @@ export type PeerEnvelope = RaftBatch;
 
 /** raftBatch builds the envelope for `messages` from `from`. */
 export function raftBatch(from: NodeId, messages: readonly Message[]): RaftBatch {
-  return { v: WIRE_VERSION, kind: 'raft', from, messages };
+  return {
+    v: WIRE_VERSION,
+    kind: 'raft',
+    from,
+    messages: messages.map((m) =>
+      m.type === 'AppendEntries' ? { ...m, entries: packEntries(m.entries) } : m,
+    ),
+  };
 }
 
 /**
@@ -35,7 +56,7 @@ export function raftBatch(from: NodeId, messages: readonly Message[]): RaftBatch
  * - `bad-batch`: `messages` is not a non-empty array;
  * - `unknown-message-type`: a message's `type` is not a Raft RPC;
  * - `bad-field`: a message field is missing or of the wrong type (terms and indexes are non-negative integers);
- * - `bad-entry`: an AppendEntries entry is malformed (not contiguous, bad term or type, data not a Uint8Array);
+ * - `bad-entry`: the packed entries of an AppendEntries are not a Uint8Array or malformed (bad term or type, truncated);
  * - `misrouted`: a message is not from the envelope's sender or not to this node.
  */
 export type WireErrorKind =
@@ -107,15 +128,15 @@ export function decodeEnvelope(raw: unknown, self: NodeId, peer: NodeId): Decode
   const messages: Message[] = [];
   const errors: WireError[] = [];
   for (const m of list) {
-    const error = checkMessage(m, self, peer);
-    if (error === null) messages.push(m as Message);
-    else errors.push(error);
+    const decoded = decodeMessage(m, self, peer);
+    if ('type' in decoded) messages.push(decoded);
+    else errors.push(decoded);
   }
   return { messages, errors };
 }
 
-/** checkMessage validates one RPC; null when it is well formed. */
-function checkMessage(m: unknown, self: NodeId, peer: NodeId): WireError | null {
+/** decodeMessage validates one RPC: the message (AppendEntries entries unpacked), or why it is malformed. */
+function decodeMessage(m: unknown, self: NodeId, peer: NodeId): Message | WireError {
   if (!isRecord(m)) return { kind: 'bad-field', detail: `message is ${describe(m)}` };
   const type = m.type;
   if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) {
@@ -126,6 +147,7 @@ function checkMessage(m: unknown, self: NodeId, peer: NodeId): WireError | null 
   }
   if (!isUint(m.term)) return { kind: 'bad-field', detail: `${type}.term is ${describe(m.term)}` };
   const fields = FIELDS[type as MessageType];
+  let unpacked: Entry[] | undefined;
   for (const name in fields) {
     const value = m[name];
     const kind = fields[name]!;
@@ -136,8 +158,17 @@ function checkMessage(m: unknown, self: NodeId, peer: NodeId): WireError | null 
       return { kind: 'bad-field', detail: `${type}.${name} is ${describe(value)}` };
     }
     if (kind === 'entries') {
-      const detail = checkEntries(value, m);
-      if (detail !== null) return { kind: 'bad-entry', detail: `${type}.${name}: ${detail}` };
+      if (!(value instanceof Uint8Array)) {
+        return { kind: 'bad-entry', detail: `${type}.${name} is ${describe(value)}, not a Uint8Array` };
+      }
+      const entries = unpackEntries(
+        value,
+        m.prevLogIndex as number,
+        m.prevLogTerm as number,
+        m.term as number,
+      );
+      if (typeof entries === 'string') return { kind: 'bad-entry', detail: `${type}.${name}: ${entries}` };
+      unpacked = entries;
     }
     if (kind === 'bytes' && !(value instanceof Uint8Array)) {
       return { kind: 'bad-field', detail: `${type}.${name} is ${describe(value)}, not a Uint8Array` };
@@ -152,35 +183,11 @@ function checkMessage(m: unknown, self: NodeId, peer: NodeId): WireError | null 
       };
     }
   }
-  return null;
+  return (unpacked === undefined ? m : { ...m, entries: unpacked }) as unknown as Message;
 }
 
 /** The largest snapshot a follower will allocate room for (a Uint8Array's limit on Node 20 is higher). */
 const MAX_SNAPSHOT_BYTES = 2 ** 32;
-
-/**
- * checkEntries validates the entries of an AppendEntries: contiguous after
- * prevLogIndex, terms at least prevLogTerm, never decreasing and never above
- * the leader's term (Log Matching, §5.3), a known type, data a Uint8Array.
- */
-function checkEntries(value: unknown, m: Record<string, unknown>): string | null {
-  if (!Array.isArray(value)) return `not an array but ${describe(value)}`;
-  let index = (m.prevLogIndex as number) + 1;
-  let term = m.prevLogTerm as number;
-  for (const e of value as unknown[]) {
-    if (!isRecord(e)) return `entry is ${describe(e)}`;
-    if (e.index !== index) return `entry index ${describe(e.index)}, expected ${index}`;
-    if (!isUint(e.term) || e.term < term || e.term > (m.term as number)) {
-      return `entry ${index} has term ${describe(e.term)} outside [${term}, ${m.term}]`;
-    }
-    if (e.type !== 'normal' && e.type !== 'noop') return `entry ${index} has type ${describe(e.type)}`;
-    if (!(e.data instanceof Uint8Array))
-      return `entry ${index} has data ${describe(e.data)}, not a Uint8Array`;
-    term = e.term;
-    index++;
-  }
-  return null;
-}
 
 /** WireErrorCounter counts dropped input per {@link WireErrorKind}, reporting only the first of each kind. */
 export class WireErrorCounter {
@@ -211,15 +218,14 @@ export class WireErrorCounter {
   }
 }
 
-/** ENVELOPE_BYTES, per-type message sizes and ENTRY_BYTES calibrate {@link estimateBytes}. */
+/** ENVELOPE_BYTES and per-type message sizes calibrate {@link estimateBytes}. */
 const ENVELOPE_BYTES = 47;
-const ENTRY_BYTES = 43;
 const MESSAGE_BYTES: Record<MessageType, number> = {
   PreVote: 75,
   PreVoteResponse: 62,
   RequestVote: 90,
   RequestVoteResponse: 66,
-  AppendEntries: 111,
+  AppendEntries: 109,
   AppendEntriesResponse: 102,
   Heartbeat: 70,
   HeartbeatResponse: 68,
@@ -230,21 +236,18 @@ const MESSAGE_BYTES: Record<MessageType, number> = {
 
 /**
  * estimateBytes approximates the structured-clone size of a {@link RaftBatch}:
- * a fixed size per envelope, per message type and per entry, plus the entry
- * payload bytes. The constants are `v8.serialize` sizes (the format
+ * a fixed size per envelope and per message type, plus the packed entries
+ * and snapshot chunks. The constants are `v8.serialize` sizes (the format
  * `postMessage` uses) of small representative messages with two-character node
  * ids, measured on Node 20; they are within a few bytes of the real size
  * when terms and indexes are small.
  */
-export function estimateBytes(messages: readonly Message[]): number {
+export function estimateBytes(messages: readonly WireMessage[]): number {
   let bytes = ENVELOPE_BYTES;
   for (const m of messages) {
     bytes += MESSAGE_BYTES[m.type];
-    if (m.type === 'AppendEntries') {
-      for (const e of m.entries as readonly Entry[]) bytes += ENTRY_BYTES + e.data.byteLength;
-    } else if (m.type === 'InstallSnapshot') {
-      bytes += m.data.byteLength;
-    }
+    if (m.type === 'AppendEntries') bytes += m.entries.byteLength;
+    else if (m.type === 'InstallSnapshot') bytes += m.data.byteLength;
   }
   return bytes;
 }

@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { type Message, seededRandom } from '@xraft/core';
 import { describe, expect, it } from 'vitest';
-import { Link, type LinkSettings, type RaftBatch, RELIABLE_LINK } from '../src/index.js';
+import { Link, type LinkSettings, type RaftBatch, RELIABLE_LINK, WIRE_VERSION } from '../src/index.js';
 import { waitFor } from './harness.js';
 
 /** FakePort records what a link posts. */
@@ -47,7 +47,7 @@ describe('Link (seed 1)', () => {
     const { l, port, counts } = link();
     l.send([hb(1), hb(2)]);
     expect(port.posted).toHaveLength(1);
-    expect(port.posted[0]).toMatchObject({ v: 1, kind: 'raft', from: 'n1' });
+    expect(port.posted[0]).toMatchObject({ v: WIRE_VERSION, kind: 'raft', from: 'n1' });
     expect(counts).toMatchObject({ sent: 2, dropped: 0 });
     expect(counts.bytes).toBeGreaterThan(100);
   });

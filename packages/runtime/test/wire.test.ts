@@ -30,7 +30,8 @@ const chunk = {
   data: new Uint8Array(4),
 } as const;
 const envelope = (messages: unknown[]) => ({ v: WIRE_VERSION, kind: 'raft', from: 'n1', messages });
-const withEntry = (patch: object) => ({ ...append, entries: [{ ...append.entries[0], ...patch }] });
+/** packed is `append` as it travels, its entries as bytes (term, type code, data length, data per entry). */
+const packed = (...bytes: number[]) => ({ ...append, entries: new Uint8Array(bytes) });
 
 /** Every kind of bad input, as the receiver n2 would get it on its port from n1. */
 const BAD: ReadonlyArray<[WireErrorKind, string, unknown]> = [
@@ -38,7 +39,8 @@ const BAD: ReadonlyArray<[WireErrorKind, string, unknown]> = [
   ['not-an-object', 'null', null],
   ['not-an-object', 'an array', [heartbeat]],
   ['bad-version', 'no version', { kind: 'raft', from: 'n1', messages: [heartbeat] }],
-  ['bad-version', 'a future version', { ...envelope([heartbeat]), v: 2 }],
+  ['bad-version', 'a future version', { ...envelope([heartbeat]), v: WIRE_VERSION + 1 }],
+  ['bad-version', 'the previous version', { ...envelope([heartbeat]), v: WIRE_VERSION - 1 }],
   ['unknown-kind', 'an unknown kind', { ...envelope([heartbeat]), kind: 'gossip' }],
   ['bad-sender', 'a forged sender', { ...envelope([heartbeat]), from: 'n3' }],
   ['bad-batch', 'no messages', { ...envelope([]), messages: undefined }],
@@ -58,27 +60,36 @@ const BAD: ReadonlyArray<[WireErrorKind, string, unknown]> = [
     'a non-boolean grant',
     envelope([{ type: 'RequestVoteResponse', from: 'n1', to: 'n2', term: 1, granted: 1 }]),
   ],
-  ['bad-entry', 'entries not an array', envelope([{ ...append, entries: 'x' }])],
-  ['bad-entry', 'entry data a string', envelope([withEntry({ data: 'abc' })])],
-  ['bad-entry', 'entry data an ArrayBuffer', envelope([withEntry({ data: new ArrayBuffer(1) })])],
-  ['bad-entry', 'entry data a number array', envelope([withEntry({ data: [1, 2] })])],
-  ['bad-entry', 'an entry out of place', envelope([withEntry({ index: 7 })])],
-  ['bad-entry', 'an entry of a future term', envelope([withEntry({ term: 9 })])],
-  ['bad-entry', 'an entry older than prevLogTerm', envelope([withEntry({ term: 1 })])],
-  ['bad-entry', 'an entry of unknown type', envelope([withEntry({ type: 'config' })])],
-  ['bad-entry', 'an entry that is null', envelope([{ ...append, entries: [null] }])],
+  ['bad-entry', 'entries a string', envelope([{ ...append, entries: 'x' }])],
+  ['bad-entry', 'entries an ArrayBuffer', envelope([{ ...append, entries: new ArrayBuffer(1) }])],
+  ['bad-entry', 'entries an array of objects (wire version 1)', envelope([append])],
+  ['bad-entry', 'an entry of a future term', envelope([packed(9, 0, 0)])],
+  ['bad-entry', 'an entry older than prevLogTerm', envelope([packed(1, 0, 0)])],
+  ['bad-entry', 'terms going down', envelope([packed(3, 0, 0, 2, 0, 0)])],
+  ['bad-entry', 'an entry of unknown type', envelope([packed(2, 7, 0)])],
+  ['bad-entry', 'an entry without its type', envelope([packed(2)])],
+  ['bad-entry', 'a term past the end', envelope([packed(0x82)])],
+  ['bad-entry', 'data past the end', envelope([packed(2, 0, 3, 1, 2)])],
+  ['bad-entry', 'a varuint longer than a safe integer', envelope([packed(...Array(9).fill(0xff), 0)])],
   ['bad-field', 'snapshot data a string', envelope([{ ...chunk, data: 'abc' }])],
   ['bad-field', 'a chunk past the snapshot’s end', envelope([{ ...chunk, offset: 9 }])],
   ['bad-field', 'a snapshot too large to allocate', envelope([{ ...chunk, size: 2 ** 40 }])],
 ];
 
 describe('wire codec', () => {
-  it('accepts well-formed batches as they are', () => {
-    const batch = raftBatch('n1', [heartbeat, append, chunk] as Message[]);
+  it('accepts well-formed batches as they were sent', () => {
+    const empty = { ...append, entries: [] };
+    const batch = raftBatch('n1', [heartbeat, append, chunk, empty] as Message[]);
     expect(decodeEnvelope(structuredClone(batch), 'n2', 'n1')).toEqual({
-      messages: [heartbeat, append, chunk],
+      messages: [heartbeat, append, chunk, empty],
       errors: [],
     });
+  });
+
+  it('packs the entries of an AppendEntries once for every peer it goes to', () => {
+    const to = (peer: string) => raftBatch('n1', [{ ...append, to: peer }] as Message[]).messages[0]!;
+    const [a, b] = [to('n2'), to('n3')];
+    expect(a.type === 'AppendEntries' && b.type === 'AppendEntries' && a.entries === b.entries).toBe(true);
   });
 
   it.each(BAD)('drops %s: %s', (kind, _what, raw) => {
@@ -90,8 +101,10 @@ describe('wire codec', () => {
   });
 
   it('drops only the bad messages of a batch that also holds good ones', () => {
-    const out = decodeEnvelope(envelope([heartbeat, { ...heartbeat, term: 'x' }, append]), 'n2', 'n1');
-    expect(out.messages).toEqual([heartbeat, append]);
+    const sent = raftBatch('n1', [append] as Message[]).messages[0];
+    const odd = { ...heartbeat, kind: 'extra' };
+    const out = decodeEnvelope(envelope([heartbeat, { ...heartbeat, term: 'x' }, sent, odd]), 'n2', 'n1');
+    expect(out.messages).toEqual([heartbeat, append, odd]);
     expect(out.errors.map((e) => e.kind)).toEqual(['bad-field']);
   });
 
@@ -109,6 +122,10 @@ describe('wire codec', () => {
       { type: 'PreVoteResponse', from: 'n1', to: 'n2', term: 7, granted: true },
     ];
     const big = { ...append, entries: [{ ...append.entries[0], data: new Uint8Array(5_000) }] };
+    const many = {
+      ...append,
+      entries: Array.from({ length: 100 }, (_, i) => ({ ...append.entries[0], index: 5 + i })),
+    };
     const snapshot = [
       chunk,
       {
@@ -121,9 +138,17 @@ describe('wire codec', () => {
         received: 4,
       },
     ];
-    for (const messages of [[heartbeat], [append], votes, [big, heartbeat], snapshot] as Message[][]) {
-      const real = serialize(raftBatch('n1', messages)).byteLength;
-      const estimate = estimateBytes(messages);
+    for (const messages of [
+      [heartbeat],
+      [append],
+      votes,
+      [big, heartbeat],
+      [many],
+      snapshot,
+    ] as Message[][]) {
+      const batch = raftBatch('n1', messages);
+      const real = serialize(batch).byteLength;
+      const estimate = estimateBytes(batch.messages);
       expect(Math.abs(estimate - real) / real, `${messages.map((m) => m.type)}`).toBeLessThan(0.1);
     }
   });
