@@ -1,16 +1,22 @@
 import type { Entry } from './types.js';
 
 /**
- * RaftLog is a server's log (§5.3) with its three cursors:
+ * RaftLog is a server's log (§5.3) with its cursors:
  *
  *   snapshotIndex <= applied <= committed <= lastIndex
- *   stableIndex <= persistingIndex <= lastIndex
+ *   snapshotIndex <= stableIndex <= persistingIndex <= lastIndex
  *
  * Entries up to `stableIndex` are durable; entries in (stableIndex,
  * persistingIndex] have been handed to the host in a Ready and are being
  * written; entries after `persistingIndex` have not been handed out yet.
  * The log holds every entry after `snapshotIndex` in memory; compaction
  * (§7) bounds it.
+ *
+ * A host may apply a committed entry before its own write of it is durable
+ * (the entry is durable on a majority, §5.3), and so snapshot past that
+ * write. Compaction then waits for the write: only durable entries leave
+ * the log, so `stableTo` can always check the term of the entry a write
+ * speaks of, even when a new leader's entries replaced it meanwhile.
  */
 export class RaftLog {
   /** entries[i] has index snapshotIndex + 1 + i. */
@@ -23,10 +29,15 @@ export class RaftLog {
   committed = 0;
   /** Highest index handed to the host to apply. Invariant: applied <= committed. */
   applied = 0;
-  /** Highest index known durable. Invariant: stableIndex <= persistingIndex. */
+  /** Highest index known durable. Invariant: snapshotIndex <= stableIndex <= persistingIndex. */
   stableIndex = 0;
   /** Highest index handed to the host to persist. */
   persistingIndex = 0;
+  /**
+   * Highest index a snapshot covers that the log may drop (§7); the log drops
+   * entries up to it once they are durable. Invariant: snapshotIndex <= compactIndex <= applied.
+   */
+  private compactIndex = 0;
 
   /**
    * restore loads the durable log of a restarting server: every given entry is
@@ -54,6 +65,7 @@ export class RaftLog {
       }
     }
     this.entries = entries.slice();
+    this.compactIndex = snapshot.index;
     this.stableIndex = this.persistingIndex = this.lastIndex();
     this.committed = Math.max(this.snapshotIndex, Math.min(commit, this.lastIndex()));
     this.applied = Math.min(Math.max(applied, this.snapshotIndex), this.committed);
@@ -185,16 +197,25 @@ export class RaftLog {
 
   /**
    * compact discards the entries up to and including `index`, which a
-   * snapshot covers (§7): they must be applied. Compacting at or before the
-   * current snapshot point does nothing.
+   * snapshot covers (§7): they must be applied. Entries whose write is still
+   * in flight (after `stableIndex`) stay until `stableTo` reports them
+   * durable. Compacting at or before an earlier compaction point does nothing.
    */
   compact(index: number): void {
-    if (index <= this.snapshotIndex) return;
+    if (index <= this.compactIndex) return;
     if (index > this.applied) {
       throw new RangeError(
         `compact(${index}): only applied entries may be compacted (applied ${this.applied})`,
       );
     }
+    this.compactIndex = index;
+    this.compactStable();
+  }
+
+  /** compactStable drops the entries up to `compactIndex` that are durable. */
+  private compactStable(): void {
+    const index = Math.min(this.compactIndex, this.stableIndex);
+    if (index <= this.snapshotIndex) return;
     this.snapshotTerm = this.term(index)!;
     this.entries = this.entries.slice(index - this.snapshotIndex);
     this.snapshotIndex = index;
@@ -218,6 +239,7 @@ export class RaftLog {
     }
     this.snapshotIndex = index;
     this.snapshotTerm = term;
+    this.compactIndex = index;
     this.committed = index;
     this.applied = index;
     const last = this.lastIndex();
@@ -250,13 +272,17 @@ export class RaftLog {
   }
 
   /**
-   * stableTo records that the host made entries up to `index` durable. The
-   * acknowledgement is ignored if the entry there has since been replaced
-   * (a different term), since it then speaks of entries the log no longer holds.
+   * stableTo records that the host made entries up to `index`, the last one
+   * of term `term`, durable, and drops those a snapshot covers (§7). The
+   * acknowledgement is ignored if the entry there has since been replaced by
+   * another leader's (a different term, §5.3): it speaks of entries the log
+   * no longer holds. The term can always be checked: entries after
+   * `stableIndex` are never compacted away.
    */
   stableTo(index: number, term: number): boolean {
     if (index <= this.stableIndex || this.term(index) !== term) return false;
     this.stableIndex = Math.min(index, this.persistingIndex);
+    this.compactStable();
     return true;
   }
 

@@ -239,6 +239,54 @@ describe('cursors: persisting and applying', () => {
     expect(log.stableIndex).toBe(3);
   });
 
+  test('a write completing after compaction past it (§7) still advances stableIndex, then the log drops it', () => {
+    // A host may apply committed entries before its own write lands (they are
+    // durable on a majority) and snapshot past that write.
+    const log = new RaftLog();
+    log.append(entries(1, [1, 1, 1]));
+    log.takeUnpersisted(); // write A: 1..3
+    log.append(entries(4, [1]));
+    log.takeUnpersisted(); // write B: 4
+    log.commitTo(4);
+    log.takeCommitted();
+    log.compact(4);
+    expect(log.stableIndex).toBe(0);
+    expect(log.stableTo(3, 1)).toBe(true); // A
+    expect([log.stableIndex, log.snapshotIndex, log.snapshotTerm, log.firstIndex()]).toEqual([3, 3, 1, 4]);
+    expect(log.stableTo(4, 1)).toBe(true); // B
+    expect([log.stableIndex, log.snapshotIndex, log.firstIndex()]).toEqual([4, 4, 5]);
+  });
+
+  test('only durable entries are compacted: snapshotIndex <= stableIndex', () => {
+    const log = new RaftLog();
+    log.append(entries(1, [1, 1, 2, 2]));
+    log.takeUnpersisted();
+    log.stableTo(2, 1);
+    log.commitTo(4);
+    log.takeCommitted();
+    log.compact(4);
+    expect([log.snapshotIndex, log.stableIndex, log.term(3), log.term(4)]).toEqual([2, 2, 2, 2]);
+    log.compact(3); // behind the compaction point already asked for: nothing changes
+    expect(log.stableTo(4, 2)).toBe(true);
+    expect([log.snapshotIndex, log.stableIndex, log.lastIndex()]).toEqual([4, 4, 4]);
+  });
+
+  test('a stale write completing after a new leader replaced its entries is ignored, compacted or not (§5.3)', () => {
+    const log = new RaftLog();
+    log.append(entries(1, [1, 1, 1]));
+    log.takeUnpersisted(); // write A: 1..3@1
+    log.maybeAppend(1, 1, entries(2, [2, 2, 2])); // a new leader replaces 2..3 before A lands
+    log.takeUnpersisted(); // write B: 2..4@2
+    log.commitTo(4);
+    log.takeCommitted();
+    log.compact(4); // the host applied 2..4@2 and snapshot them before B landed
+    // A speaks of 3@1, which the log no longer holds: 3 is not durable until B lands.
+    expect(log.stableTo(3, 1)).toBe(false);
+    expect(log.stableIndex).toBe(0);
+    expect(log.stableTo(4, 2)).toBe(true); // B
+    expect([log.stableIndex, log.snapshotIndex, log.snapshotTerm]).toEqual([4, 4, 2]);
+  });
+
   test('takeCommitted hands out committed entries once, in order', () => {
     const log = logOf([1, 1, 1, 1, 1]);
     expect(log.takeCommitted()).toEqual([]);

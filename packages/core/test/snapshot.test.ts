@@ -88,6 +88,24 @@ describe('§7 the log after compaction', () => {
   });
 });
 
+describe("§7 compaction past the leader's own write in flight", () => {
+  test('its stableIndex (its own matchIndex) advances when the write lands, and the entries leave the log only then', () => {
+    const s = solo({ preVote: false, persisted: persisted(Array(10).fill(1), { term: 1 }) });
+    elect(s); // no-op 11@2, durable
+    s.node.propose([new Uint8Array([7])]); // 12@2
+    const write = s.node.ready(); // 12@2 handed to the host, not durable yet
+    expect(write.entries.map((e) => e.index)).toEqual([12]);
+    s.node.step(ack('n2', 2, 12));
+    s.node.step(ack('n3', 2, 12)); // a majority without the leader: 12 commits
+    const applying = collect(s.node, false);
+    expect(applying.committed.map((e) => e.index)).toContain(12);
+    s.node.compact(12, bytes(3)); // the host applied 12 and snapshot before its own write landed
+    expect(s.node.status()).toMatchObject({ snapshotIndex: 12, stableIndex: 11, firstLogIndex: 12 });
+    s.node.advance(write);
+    expect(s.node.status()).toMatchObject({ snapshotIndex: 12, stableIndex: 12, firstLogIndex: 13 });
+  });
+});
+
 describe('§7 InstallSnapshot, leader side', () => {
   test('a follower that needs compacted entries gets the snapshot in chunks with offsets, at most a window in flight', () => {
     const s = leaderWithSnapshot();
