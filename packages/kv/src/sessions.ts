@@ -1,6 +1,73 @@
 import type { KvCommandResult } from './commands.js';
 
 /**
+ * SessionResults holds a session's stored results in ascending seq order.
+ * A client has few requests unanswered at a time and acknowledges them
+ * roughly in order, so this is a short sorted array that grows at the end and
+ * is cut at the front: lookups scan a handful of entries, and nothing is
+ * allocated per apply. (A `Map` that empties and refills on every request
+ * makes V8 reallocate its table each time it shrinks to empty.)
+ */
+export class SessionResults {
+  /** Invariant: strictly ascending `seq`. */
+  private list: KvCommandResult[] = [];
+
+  /** size is the number of stored results. */
+  get size(): number {
+    return this.list.length;
+  }
+
+  /** get returns the stored result of request `seq`, or undefined. */
+  get(seq: number): KvCommandResult | undefined {
+    const list = this.list;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const r = list[i]!;
+      if (r.seq === seq) return r;
+      if (r.seq < seq) return undefined;
+    }
+    return undefined;
+  }
+
+  /** has tells whether a result for `seq` is stored. */
+  has(seq: number): boolean {
+    return this.get(seq) !== undefined;
+  }
+
+  /** set stores `result` under its seq, replacing a result of the same seq. */
+  set(result: KvCommandResult): void {
+    const list = this.list;
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.seq > result.seq) i--;
+    if (i > 0 && list[i - 1]!.seq === result.seq) list[i - 1] = result;
+    else if (i === list.length) list.push(result);
+    else list.splice(i, 0, result);
+  }
+
+  /** dropBelow discards the results of every seq below `seq`. */
+  dropBelow(seq: number): void {
+    const list = this.list;
+    let k = 0;
+    while (k < list.length && list[k]!.seq < seq) k++;
+    if (k === 0) return;
+    if (k === list.length) list.length = 0;
+    else {
+      list.copyWithin(0, k);
+      list.length -= k;
+    }
+  }
+
+  /** clear discards every result. */
+  clear(): void {
+    this.list.length = 0;
+  }
+
+  /** values yields the results in ascending seq order. */
+  values(): IterableIterator<KvCommandResult> {
+    return this.list.values();
+  }
+}
+
+/**
  * Session is one client's record in the state machine (thesis §6.3): the
  * results of its requests the client may still retry, so a retry returns the
  * original result instead of applying again.
@@ -19,14 +86,14 @@ export class Session {
      */
     public ackedSeq = 0,
     /** Results of applied requests at or above `ackedSeq`, by sequence number. */
-    readonly results = new Map<number, KvCommandResult>(),
+    readonly results = new SessionResults(),
   ) {}
 
   /** ack raises `ackedSeq` (requests may arrive out of order, so it only grows) and drops the results below it. */
   ack(ackedSeq: number): void {
     if (ackedSeq <= this.ackedSeq) return;
     this.ackedSeq = ackedSeq;
-    for (const seq of this.results.keys()) if (seq < ackedSeq) this.results.delete(seq);
+    this.results.dropBelow(ackedSeq);
   }
 }
 

@@ -16,11 +16,11 @@
  */
 import { ByteReader, ByteWriter } from './binary.js';
 import { readCommandResult, readValue, writeCommandResult, writeValue } from './codec.js';
-import type { KvCommandResult, Value } from './commands.js';
+import type { Value } from './commands.js';
 import { crc32 } from './crc32.js';
 import { CodecError, SnapshotError } from './errors.js';
 import { OrderedMap } from './ordered-map.js';
-import { Session } from './sessions.js';
+import { Session, SessionResults } from './sessions.js';
 
 /** SNAPSHOT_VERSION is the version byte this build writes and the only one it reads. */
 export const SNAPSHOT_VERSION = 1;
@@ -121,7 +121,7 @@ function readBody(r: ByteReader, load: number | undefined): KvSnapshotState {
     const lastActive = r.varuint('lastActive');
     const ackedSeq = r.varuint('ackedSeq');
     const n = r.count('result count', 2);
-    const results = new Map<number, KvCommandResult>();
+    const results = new SessionResults();
     for (let j = 0; j < n; j++) {
       const result = readCommandResult(r);
       if (result.seq < ackedSeq || results.has(result.seq)) {
@@ -130,7 +130,7 @@ function readBody(r: ByteReader, load: number | undefined): KvSnapshotState {
           at,
         );
       }
-      results.set(result.seq, result);
+      results.set(result);
     }
     if (lastActive > lastApplied)
       r.fail(`session ${clientId} active at ${lastActive} > lastApplied ${lastApplied}`, at);

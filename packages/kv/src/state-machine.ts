@@ -164,7 +164,7 @@ export class KvStateMachine implements StateMachine {
         result = session.results.get(c.seq);
         if (result === undefined) {
           result = this.execute(c);
-          session.results.set(c.seq, result);
+          session.results.set(result);
         }
       }
       results[i] = result;

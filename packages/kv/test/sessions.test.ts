@@ -4,6 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { encodeEntry } from '../src/codec.js';
 import type { KvEntry, KvOp } from '../src/commands.js';
+import { SessionResults } from '../src/sessions.js';
 import { KvStateMachine } from '../src/state-machine.js';
 import { append, cas, int, put, Replica, randomOp, seededRandom, testSeed } from './helpers.js';
 
@@ -172,5 +173,28 @@ describe('§6.3 session expiry, by the log alone', () => {
     expect(restored.snapshot()).toStrictEqual(a.snapshot());
     // The log exercised every outcome, expiry included.
     expect([...outcomes].sort()).toEqual(['applied', 'registered', 'sessionExpired']);
+  });
+});
+
+describe('SessionResults', () => {
+  const ok = (seq: number) => ({ seq, type: 'ok' as const });
+
+  test('keeps results in seq order whatever order they are stored in, and drops a prefix', () => {
+    const random = seededRandom(seed);
+    const results = new SessionResults();
+    const seqs = Array.from({ length: 40 }, (_, i) => i + 1).sort(() => random() - 0.5);
+    for (const seq of seqs) results.set(ok(seq));
+    results.set({ seq: 7, type: 'deleted', existed: true }); // the same seq again replaces
+    expect([...results.values()].map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(results.get(7)).toEqual({ seq: 7, type: 'deleted', existed: true });
+    expect(results.get(41)).toBeUndefined();
+    results.dropBelow(10);
+    expect(results.size).toBe(31);
+    expect(results.get(9)).toBeUndefined();
+    expect(results.has(10)).toBe(true);
+    results.dropBelow(100);
+    expect(results.size).toBe(0);
+    results.set(ok(200));
+    expect([...results.values()]).toEqual([ok(200)]);
   });
 });
