@@ -1,8 +1,8 @@
-import { constants } from 'node:fs';
+import { constants, fdatasyncSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type PersistedState } from '@xraft/core';
-import { fsyncDir, writeAllAt } from './files.js';
+import { fsyncDir, writeAllAt, writeAllAtSync } from './files.js';
 import { checkSnapshotMeta, type LogState } from './log-state.js';
 import { recover, type SegmentInfo, segmentFileName } from './recovery.js';
 import {
@@ -28,6 +28,17 @@ export interface DiskStorageOptions {
    * truncated, an unfinished snapshot file removed). Default: `process.emitWarning`.
    */
   readonly warn?: (message: string) => void;
+  /**
+   * blockingWrites: each group commit is a blocking `writev` (O_DSYNC) on
+   * the calling thread, started once this turn of the event loop has queued
+   * its writes (`setImmediate`), instead of a trip to libuv's threadpool and
+   * back. For a thread that owns the log and has nothing else to do while
+   * it waits (a node's worker thread): it saves two thread hand-offs per
+   * write (on the development machine ~110 µs of a ~320 µs write of 15 KiB).
+   * Default false: writes never block the event loop. Snapshots, segment
+   * starts and compaction stay asynchronous either way.
+   */
+  readonly blockingWrites?: boolean;
 }
 
 /** DiskStorageStatus describes where a DiskStorage's log stands on disk (for status pages and tests). */
@@ -113,6 +124,7 @@ export class DiskStorage implements Storage {
   readonly dir: string;
   private readonly segmentBytes: number;
   private readonly warn: (message: string) => void;
+  private readonly blockingWrites: boolean;
   /** Messages of the repairs the last load() made. */
   readonly repairs: string[] = [];
 
@@ -153,6 +165,7 @@ export class DiskStorage implements Storage {
       );
     }
     this.warn = options.warn ?? ((m) => process.emitWarning(m, 'XraftStorageWarning'));
+    this.blockingWrites = options.blockingWrites ?? false;
   }
 
   /**
@@ -355,7 +368,8 @@ export class DiskStorage implements Storage {
    */
   private async drain(): Promise<void> {
     // Let the other writes issued in this turn of the event loop join the first group.
-    await Promise.resolve();
+    if (this.blockingWrites) await new Promise<void>((resolve) => setImmediate(resolve));
+    else await Promise.resolve();
     let group: Op[] = [];
     try {
       while (this.queue.length > 0) {
@@ -391,8 +405,13 @@ export class DiskStorage implements Storage {
           bytes += BEGIN_BYTES;
           const segment = this.segments.at(-1)!;
           if (this.position + bytes > this.segmentBytes && segment.maxIndex > 0) await this.startSegment();
-          await writeAllAt(this.fh!, bufs, this.position);
-          if (O_DSYNC === 0) await this.fh!.datasync();
+          if (this.blockingWrites) {
+            writeAllAtSync(this.fh!.fd, bufs, this.position);
+            if (O_DSYNC === 0) fdatasyncSync(this.fh!.fd);
+          } else {
+            await writeAllAt(this.fh!, bufs, this.position);
+            if (O_DSYNC === 0) await this.fh!.datasync();
+          }
           this.position += bytes;
           this.groupCommits++;
         }

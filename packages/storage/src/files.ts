@@ -1,3 +1,4 @@
+import { writevSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 
 /**
@@ -33,6 +34,22 @@ export async function writeAllAt(
       at += bytesWritten;
       want -= bytesWritten;
       if (want > 0) part = skip(part, bytesWritten); // a short write: go on from where it stopped
+    }
+  }
+  return at - position;
+}
+
+/** writeAllAtSync is {@link writeAllAt} with blocking `writev` calls on file descriptor `fd`. */
+export function writeAllAtSync(fd: number, bufs: readonly Uint8Array[], position: number): number {
+  let at = position;
+  for (let i = 0; i < bufs.length; i += IOV_MAX) {
+    let part = bufs.slice(i, i + IOV_MAX);
+    let want = part.reduce((n, b) => n + b.length, 0);
+    while (want > 0) {
+      const written = writevSync(fd, part, at);
+      at += written;
+      want -= written;
+      if (want > 0) part = skip(part, written);
     }
   }
   return at - position;

@@ -49,3 +49,9 @@ function diskHarness(options: DiskStorageOptions = {}) {
 runStorageConformance('DiskStorage', diskHarness());
 // Tiny segments: every few writes start a segment, so rolls and compaction's segment deletion run constantly.
 runStorageConformance('DiskStorage, 300-byte segments', diskHarness({ segmentBytes: 300 }));
+// Blocking writes (a node worker's setting): the same contract with each group commit a blocking writev.
+runStorageConformance('DiskStorage, blocking writes', diskHarness({ blockingWrites: true }));
+runStorageConformance(
+  'DiskStorage, blocking writes, 300-byte segments',
+  diskHarness({ blockingWrites: true, segmentBytes: 300 }),
+);

@@ -9,8 +9,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { DiskStorage } from '../dist/index.js';
 
-const { dir, segmentBytes, inflight, ops } = workerData;
-const storage = await DiskStorage.open(dir, { segmentBytes, warn: () => {} });
+const { dir, segmentBytes, inflight, ops, blockingWrites } = workerData;
+const storage = await DiskStorage.open(dir, { segmentBytes, blockingWrites, warn: () => {} });
 await storage.load();
 parentPort.postMessage({ type: 'loaded' });
 

@@ -285,6 +285,8 @@ describe('DiskStorage under a writer killed at random moments', () => {
     console.log(`crash.test seed=${seed} (replay: XRAFT_SEED=${seed})`);
     const rnd = seededRandom(seed); // plans and kill points
     const damageRnd = seededRandom(seed + 1); // tail damage, drawn only when there is a tail to damage
+    const modeRnd = seededRandom(seed + 2); // the writer's write mode: threadpool or blocking writev
+    let blockingRuns = 0;
     const dir = join(temps.make(), 'n1');
     const segmentBytes = 16 * 1024;
     let model = EMPTY_MODEL;
@@ -304,7 +306,9 @@ describe('DiskStorage under a writer killed at random moments', () => {
         const delay = rnd();
         let lastAck = -1;
         let lastPos = null as { segment: string; syncedBytes: number } | null; // set in callbacks
-        const w = new Worker(WRITER, { workerData: { dir, segmentBytes, inflight, ops } });
+        const blockingWrites = modeRnd() < 0.5;
+        if (blockingWrites) blockingRuns++;
+        const w = new Worker(WRITER, { workerData: { dir, segmentBytes, inflight, ops, blockingWrites } });
         worker = w;
         const earlyMs = int(rnd, 0, 60);
         const timers: NodeJS.Timeout[] = [];
@@ -369,7 +373,7 @@ describe('DiskStorage under a writer killed at random moments', () => {
       await worker?.terminate();
     }
     console.log(
-      `crash.test: ${CYCLES} kills, ${acked} acknowledged operations checked (${installs} installs); ${unacked} kills left durable but unacknowledged operations; ${tears} tails damaged, ${repairs} repairs (${installRepairs} of an install cut short); final log ${model.offset + 1}..${model.offset + model.log.length}`,
+      `crash.test: ${CYCLES} kills (${blockingRuns} of writers with blocking writes), ${acked} acknowledged operations checked (${installs} installs); ${unacked} kills left durable but unacknowledged operations; ${tears} tails damaged, ${repairs} repairs (${installRepairs} of an install cut short); final log ${model.offset + 1}..${model.offset + model.log.length}`,
     );
   }, 120_000);
 });
