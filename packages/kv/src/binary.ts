@@ -163,7 +163,8 @@ export function varuintSize(value: number): number {
  * decoded and the offset, never a RangeError or a value read past the end.
  */
 export class ByteReader {
-  private readonly view: DataView;
+  /** A view for the multi-byte reads, made on first use (most messages have none). */
+  private view: DataView | null = null;
   /** Next byte to read. Invariant: 0 <= pos <= bytes.length. */
   private pos = 0;
 
@@ -171,9 +172,7 @@ export class ByteReader {
     private readonly buf: Uint8Array,
     /** What is being decoded, for error messages ("kv request", "kv snapshot"). */
     readonly what: string,
-  ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  ) {}
 
   /** offset is the position of the next byte to read. */
   get offset(): number {
@@ -199,6 +198,7 @@ export class ByteReader {
   /** u32 reads a big-endian uint32. */
   u32(field: string): number {
     this.need(4, field);
+    this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     const v = this.view.getUint32(this.pos);
     this.pos += 4;
     return v;

@@ -1,4 +1,5 @@
-import { decodeResponse, encodeRequest } from './codec.js';
+import { assertNever } from '@xraft/core';
+import { decodeResponse, encodeBatch, encodeRead, encodeRegister } from './codec.js';
 import type { KvCommandResult, KvOp, KvPair, KvQuery, KvQueryResult, ReadMode, Value } from './commands.js';
 import { Deadlines } from './deadlines.js';
 import {
@@ -69,45 +70,171 @@ const MAX_SESSION_RENEWALS = 3;
 /** Slack past the transport's own timeout before the client stops waiting on a send itself. */
 const SEND_GRACE_MS = 100;
 
-interface Call {
-  readonly operation: string;
-  readonly deadline: number;
-  settled: boolean;
-  readonly reject: (err: unknown) => void;
+/**
+ * Call is one pending call of the client. Calls are classes of fixed shape
+ * (the hot path touches them all alike), and a call carries what is encoded
+ * of it, so a request is encoded straight from the calls of its batch.
+ */
+abstract class Call {
+  settled = false;
+  /** Some attempt carrying it may have reached a node (in the current session, for a write): it may have been applied. */
+  maybeSent = false;
+  /** Its slot in the client's `pending` {@link Deadlines}. */
+  deadlineSlot = -1;
+
+  constructor(
+    readonly deadline: number,
+    readonly reject: (err: unknown) => void,
+  ) {}
+
+  /** operation names the call in errors, as `put("key")` (made only when an error needs it). */
+  abstract get operation(): string;
 }
 
-interface WriteCall extends Call {
-  readonly op: KvOp;
-  /** The request's sequence number (thesis §6.3), the same on every retry. */
-  readonly seq: number;
-  /** Some attempt carrying it may have reached a node in the current session: it may have been applied. */
-  maybeSent: boolean;
-  readonly resolve: (result: KvCommandResult) => void;
+type WriteType = KvOp['type'];
+
+/** WriteCall is a pending put, delete, append or cas: the fields of its command (`CommandFields`) and its promise. */
+class WriteCall extends Call {
+  constructor(
+    deadline: number,
+    reject: (err: unknown) => void,
+    readonly resolve: (value: undefined | boolean) => void,
+    readonly type: WriteType,
+    readonly key: string,
+    readonly value: Value | undefined,
+    readonly suffix: Value | undefined,
+    readonly expected: Value | undefined,
+    /** The request's sequence number (thesis §6.3), the same on every retry. */
+    readonly seq: number,
+  ) {
+    super(deadline, reject);
+  }
+
+  get operation(): string {
+    return `${this.type}(${show(this.key)})`;
+  }
+
+  /** answer settles the call's promise with what `result` means for its method. */
+  answer(result: KvCommandResult): void {
+    switch (this.type) {
+      case 'put':
+      case 'append':
+        if (result.type === 'ok') {
+          this.resolve(undefined);
+          return;
+        }
+        break;
+      case 'delete':
+        if (result.type === 'deleted') {
+          this.resolve(result.existed);
+          return;
+        }
+        break;
+      case 'cas':
+        if (result.type === 'cas') {
+          this.resolve(result.swapped);
+          return;
+        }
+        break;
+    }
+    this.reject(unexpected(this.operation, result.type));
+  }
 }
 
-interface ReadCall extends Call {
-  readonly query: KvQuery;
-  readonly resolve: (result: KvQueryResult) => void;
+/** ReadCall is a pending get or list: the fields of its query (`QueryFields`) and its promise. */
+class ReadCall extends Call {
+  constructor(
+    deadline: number,
+    reject: (err: unknown) => void,
+    readonly resolve: (value: Value | undefined | Array<{ key: string; value: Value }>) => void,
+    readonly type: KvQuery['type'],
+    /** get: the key; list: the prefix. */
+    readonly key: string,
+    readonly limit: number | undefined,
+  ) {
+    super(deadline, reject);
+  }
+
+  get prefix(): string {
+    return this.key;
+  }
+
+  get operation(): string {
+    return `${this.type}(${show(this.key)})`;
+  }
+
+  /** answer settles the call's promise with what `result` means for its method. */
+  answer(result: KvQueryResult): void {
+    if (this.type === 'get' && result.type === 'value') {
+      this.resolve(result.value);
+      return;
+    }
+    if (this.type === 'list' && result.type === 'pairs') {
+      this.resolve(result.pairs.map((p: KvPair) => ({ key: p.key, value: p.value })));
+      return;
+    }
+    this.reject(unexpected(this.operation, result.type));
+  }
 }
+
+/** What an exchange of a lane is for, which decides what its answer continues with. */
+enum Step {
+  Register,
+  Batch,
+  Read,
+}
+
+/**
+ * Lane is one queue of calls sent one batch at a time (the writes, or the
+ * reads of one mode), with the state of the batch in flight: its calls and
+ * its exchange (thesis §6.2: the request, sent until a node answers it as
+ * the leader). The batch in flight runs as explicit continuations, not an
+ * async function: a round trip costs no promise of the client's own.
+ */
+class Lane<C extends Call> {
+  queue: C[] = [];
+  inflight = false;
+  scheduled = false;
+  /** The batch in flight, and `live`: its calls still unsettled when the current request was encoded. */
+  batch: C[] = [];
+  live: C[] = [];
+  step = Step.Batch;
+  /** Session renewals met by the batch in flight (writes). */
+  renewals = 0;
+  /** The session the current `batch` request carries (writes). */
+  clientId = 0;
+  request: Uint8Array = EMPTY_BYTES;
+  leaderOnly = true;
+  /** The node of the current attempt; failures and redirects of the exchange so far. */
+  node = '';
+  failures = 0;
+  redirects = 0;
+
+  constructor(
+    /** The read mode of a read lane; null for the writes. */
+    readonly mode: ReadMode | null,
+    /** Pumps this lane (bound once). */
+    readonly pump: () => void,
+  ) {}
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
 
 /** Attempt is one request to one node awaiting its answer until `deadline`. */
-interface Attempt {
-  readonly deadline: number;
-  readonly resolve: (outcome: KvResponse | 'undelivered' | 'maybe') => void;
+class Attempt {
+  /** Its slot in the client's `attempts` {@link Deadlines}. */
+  deadlineSlot = -1;
+
+  constructor(
+    readonly lane: Lane<Call>,
+    readonly deadline: number,
+  ) {}
 }
 
-interface Lane<C> {
-  queue: C[];
-  inflight: boolean;
-  scheduled: boolean;
-}
-
-/** NoLeaderFound ends an exchange that searched every node for its rounds without finding a leader. */
-class NoLeaderFound {
-  constructor(readonly rounds: number) {}
-}
-/** ABANDONED ends an exchange nobody waits for any more (every call settled, or the client closed). */
-const ABANDONED = Symbol('abandoned');
+/** What ended an attempt without a response: surely not delivered, or maybe delivered (no answer came). */
+const UNDELIVERED = 0;
+const MAYBE = 1;
+type Outcome = KvResponse | typeof UNDELIVERED | typeof MAYBE;
 
 /**
  * KvClient is the client of the replicated KV store (DESIGN.md "The KvClient
@@ -139,14 +266,19 @@ export class KvClient {
   /** Session id (the log index of its `register` entry), or null before registering / after expiry. */
   private clientId: number | null = null;
   private nextSeq = 1;
-  /** Writes without an answer, by seq. Invariant: in ascending seq order (inserted as numbered). */
-  private readonly liveWrites = new Map<number, WriteCall>();
-  private readonly writes: Lane<WriteCall> = { queue: [], inflight: false, scheduled: false };
+  /**
+   * Writes in seq order from `unansweredFrom` on, settled ones included until
+   * {@link ackedSeq} drops them from the front. Invariant: every unsettled
+   * write is at or after `unansweredFrom`.
+   */
+  private unanswered: WriteCall[] = [];
+  private unansweredFrom = 0;
+  private readonly writes: Lane<WriteCall> = new Lane<WriteCall>(null, () => this.pumpWrites());
   private readonly reads = new Map<ReadMode, Lane<ReadCall>>();
   /** Every unsettled call, failed with TimeoutError at its deadline (one timer for all). */
   private readonly pending = new Deadlines<Call>((call) => this.fail(call, this.timeoutError(call)));
-  /** Every attempt awaiting its answer, given up as 'maybe' at its deadline (one timer for all). */
-  private readonly attempts = new Deadlines<Attempt>((attempt) => attempt.resolve('maybe'));
+  /** Every attempt awaiting its answer, given up as maybe delivered at its deadline (one timer for all). */
+  private readonly attempts = new Deadlines<Attempt>((attempt) => this.attemptEnded(attempt.lane, MAYBE));
   /** Wake-ups of backoff sleeps, for close(). */
   private readonly sleepers = new Set<() => void>();
 
@@ -181,58 +313,81 @@ export class KvClient {
   }
 
   /** put sets `key` to `value` (a string or bytes, returned as the same kind). */
-  async put(key: string, value: Value): Promise<void> {
-    const op = `put(${show(key)})`;
-    checkKey(op, key);
-    expect(op, await this.write({ type: 'put', key, value: own(op, 'value', value) }, op), 'ok');
+  put(key: string, value: Value): Promise<void> {
+    try {
+      checkKeyOf('put', key);
+      return this.write(
+        'put',
+        key,
+        ownValue('put', key, 'value', value),
+        undefined,
+        undefined,
+      ) as Promise<void>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** get returns the value of `key` as written, or undefined. */
-  async get(key: string, options: GetOptions = {}): Promise<Value | undefined> {
-    const op = `get(${show(key)})`;
-    checkKey(op, key);
-    const result = await this.read({ type: 'get', key }, this.readMode(op, options.read), op);
-    if (result.type !== 'value') throw unexpected(op, result.type);
-    return result.value;
+  get(key: string, options: GetOptions = {}): Promise<Value | undefined> {
+    try {
+      checkKeyOf('get', key);
+      const mode =
+        options.read === undefined ? this.options.read : this.readMode(opName('get', key), options.read);
+      return this.read(mode, 'get', key, undefined) as Promise<Value | undefined>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** delete removes `key`; resolves with whether it existed. */
-  async delete(key: string): Promise<boolean> {
-    const op = `delete(${show(key)})`;
-    checkKey(op, key);
-    return expect(op, await this.write({ type: 'delete', key }, op), 'deleted').existed;
+  delete(key: string): Promise<boolean> {
+    try {
+      checkKeyOf('delete', key);
+      return this.write('delete', key, undefined, undefined, undefined) as Promise<boolean>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** append appends `suffix` to the value of `key` (a missing key counts as ''). */
-  async append(key: string, suffix: Value): Promise<void> {
-    const op = `append(${show(key)})`;
-    checkKey(op, key);
-    expect(op, await this.write({ type: 'append', key, suffix: own(op, 'suffix', suffix) }, op), 'ok');
+  append(key: string, suffix: Value): Promise<void> {
+    try {
+      checkKeyOf('append', key);
+      const s = ownValue('append', key, 'suffix', suffix);
+      return this.write('append', key, undefined, s, undefined) as Promise<void>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** cas sets `key` to `value` if it holds `expected` (undefined: if it is absent); resolves with whether it did. */
-  async cas(key: string, expected: Value | undefined, value: Value): Promise<boolean> {
-    const op = `cas(${show(key)})`;
-    checkKey(op, key);
-    const cas: KvOp = {
-      type: 'cas',
-      key,
-      expected: expected === undefined ? undefined : own(op, 'expected', expected),
-      value: own(op, 'value', value),
-    };
-    return expect(op, await this.write(cas, op), 'cas').swapped;
+  cas(key: string, expected: Value | undefined, value: Value): Promise<boolean> {
+    try {
+      checkKeyOf('cas', key);
+      const e = expected === undefined ? undefined : ownValue('cas', key, 'expected', expected);
+      const v = ownValue('cas', key, 'value', value);
+      return this.write('cas', key, v, undefined, e) as Promise<boolean>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** list returns the keys starting with `prefix` and their values, sorted by key, at most `limit` of them. */
-  async list(prefix: string, limit?: number): Promise<Array<{ key: string; value: Value }>> {
-    const op = `list(${show(prefix)})`;
-    checkKey(op, prefix);
-    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
-      throw new TypeError(`${op}: limit must be a non-negative integer or undefined, got ${limit}`);
+  list(prefix: string, limit?: number): Promise<Array<{ key: string; value: Value }>> {
+    try {
+      checkKeyOf('list', prefix);
+      if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+        throw new TypeError(
+          `${opName('list', prefix)}: limit must be a non-negative integer or undefined, got ${limit}`,
+        );
+      }
+      return this.read(this.options.read, 'list', prefix, limit) as Promise<
+        Array<{ key: string; value: Value }>
+      >;
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const result = await this.read({ type: 'list', prefix, limit }, this.readMode(op, undefined), op);
-    if (result.type !== 'pairs') throw unexpected(op, result.type);
-    return result.pairs.map((p: KvPair) => ({ key: p.key, value: p.value }));
   }
 
   /** close stops the client: pending calls reject with ClosedError (they may or may not have been applied). */
@@ -240,7 +395,9 @@ export class KvClient {
     if (this.closed) return;
     this.closed = true;
     for (const call of this.pending.values()) this.fail(call, new ClosedError(call.operation));
-    for (const attempt of this.attempts.values()) attempt.resolve('maybe');
+    for (const attempt of this.attempts.values()) {
+      if (this.attempts.delete(attempt)) this.attemptEnded(attempt.lane, MAYBE);
+    }
     this.pending.close();
     this.attempts.close();
     this.writes.queue = [];
@@ -251,46 +408,49 @@ export class KvClient {
 
   // ---- calls ----
 
-  private write(op: KvOp, operation: string): Promise<KvCommandResult> {
+  private write(
+    type: WriteType,
+    key: string,
+    value: Value | undefined,
+    suffix: Value | undefined,
+    expected: Value | undefined,
+  ): Promise<undefined | boolean> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new ClosedError(operation));
-      const call: WriteCall = {
-        operation,
-        deadline: Date.now() + this.options.timeoutMs,
-        settled: false,
-        reject,
-        op,
-        seq: this.nextSeq++,
-        maybeSent: false,
-        resolve,
-      };
+      if (this.closed) {
+        reject(new ClosedError(opName(type, key)));
+        return;
+      }
+      const deadline = Date.now() + this.options.timeoutMs;
+      const seq = this.nextSeq++;
+      const call = new WriteCall(deadline, reject, resolve, type, key, value, suffix, expected, seq);
       this.pending.add(call);
-      this.liveWrites.set(call.seq, call);
+      this.unanswered.push(call);
       this.writes.queue.push(call);
-      this.schedule(this.writes, () => this.pumpWrites());
+      this.schedule(this.writes);
     });
   }
 
-  private read(query: KvQuery, mode: ReadMode, operation: string): Promise<KvQueryResult> {
+  private read(
+    mode: ReadMode,
+    type: KvQuery['type'],
+    key: string,
+    limit: number | undefined,
+  ): Promise<Value | undefined | Array<{ key: string; value: Value }>> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new ClosedError(operation));
-      const call: ReadCall = {
-        operation,
-        deadline: Date.now() + this.options.timeoutMs,
-        settled: false,
-        reject,
-        query,
-        resolve,
-      };
+      if (this.closed) {
+        reject(new ClosedError(opName(type, key)));
+        return;
+      }
+      const call = new ReadCall(Date.now() + this.options.timeoutMs, reject, resolve, type, key, limit);
       this.pending.add(call);
       const lane = this.readLane(mode);
       lane.queue.push(call);
-      this.schedule(lane, () => this.pumpReads(mode));
+      this.schedule(lane);
     });
   }
 
   private timeoutError(call: Call): TimeoutError {
-    return new TimeoutError(call.operation, this.options.timeoutMs, 'seq' in call);
+    return new TimeoutError(call.operation, this.options.timeoutMs, call instanceof WriteCall);
   }
 
   /** settle marks `call` answered; false if it already was. */
@@ -298,7 +458,6 @@ export class KvClient {
     if (call.settled) return false;
     call.settled = true;
     this.pending.delete(call);
-    if ('seq' in call) this.liveWrites.delete((call as WriteCall).seq);
     return true;
   }
 
@@ -306,75 +465,77 @@ export class KvClient {
     if (this.settle(call)) call.reject(err);
   }
 
-  private answerWrite(call: WriteCall, result: KvCommandResult): void {
-    if (this.settle(call)) call.resolve(result);
-  }
-
-  private answerRead(call: ReadCall, result: KvQueryResult): void {
-    if (this.settle(call)) call.resolve(result);
-  }
-
   // ---- batching ----
 
   /** schedule pumps `lane` at the end of this tick, so calls made in the same tick share a request. */
-  private schedule(lane: Lane<Call>, pump: () => void): void {
+  private schedule(lane: Lane<Call>): void {
     if (lane.scheduled || lane.inflight) return;
     lane.scheduled = true;
-    queueMicrotask(() => {
-      lane.scheduled = false;
-      pump();
-    });
+    queueMicrotask(lane.pump);
   }
 
   /** take removes up to maxBatchSize unsettled calls from the front of `lane`. */
   private take<C extends Call>(lane: Lane<C>): C[] {
-    const batch: C[] = [];
-    let i = 0;
-    for (; i < lane.queue.length && batch.length < this.options.maxBatchSize; i++) {
-      const call = lane.queue[i]!;
-      if (!call.settled) batch.push(call);
+    const queue = lane.queue;
+    const max = this.options.maxBatchSize;
+    if (queue.length <= max) {
+      // The common case: the whole queue goes (settled calls are skipped when the request is encoded).
+      lane.queue = [];
+      return queue;
     }
-    lane.queue.splice(0, i);
+    const batch = queue.slice(0, max);
+    lane.queue = queue.slice(max);
     return batch;
   }
 
   private pumpWrites(): void {
     const lane = this.writes;
+    lane.scheduled = false;
     if (this.closed || lane.inflight) return;
     const batch = this.take(lane);
     if (batch.length === 0) return;
     lane.inflight = true;
-    this.runWrites(batch)
-      .catch((err: unknown) => {
-        for (const call of batch) this.fail(call, err);
-      })
-      .finally(() => {
-        lane.inflight = false;
-        this.pumpWrites();
-      });
+    lane.batch = batch;
+    lane.renewals = 0;
+    this.guarded(lane, this.writeRound);
   }
 
-  private pumpReads(mode: ReadMode): void {
-    const lane = this.readLane(mode);
+  private pumpReads(lane: Lane<ReadCall>): void {
+    lane.scheduled = false;
     if (this.closed || lane.inflight) return;
     const batch = this.take(lane);
     if (batch.length === 0) return;
     lane.inflight = true;
-    this.runReads(mode, batch)
-      .catch((err: unknown) => {
-        for (const call of batch) this.fail(call, err);
-      })
-      .finally(() => {
-        lane.inflight = false;
-        this.pumpReads(mode);
-      });
+    lane.batch = batch;
+    this.guarded(lane, this.readRound);
+  }
+
+  /** guarded runs a step of `lane`'s batch; a step that throws fails every call of the batch, and the lane goes on. */
+  private guarded<C extends Call>(lane: Lane<C>, step: (this: KvClient, lane: Lane<C>) => void): void {
+    try {
+      step.call(this, lane);
+    } catch (err) {
+      for (const call of lane.batch) this.fail(call, err);
+      this.laneDone(lane);
+    }
+  }
+
+  /** laneDone ends the batch in flight of `lane` and sends the next one, if any. */
+  private laneDone(lane: Lane<Call>): void {
+    lane.inflight = false;
+    lane.batch = [];
+    lane.live = [];
+    lane.request = EMPTY_BYTES;
+    if (lane.mode === null) this.ackedSeq(); // Drops the answered writes from the front.
+    lane.pump();
   }
 
   private readLane(mode: ReadMode): Lane<ReadCall> {
     let lane = this.reads.get(mode);
     if (lane === undefined) {
-      lane = { queue: [], inflight: false, scheduled: false };
-      this.reads.set(mode, lane);
+      const l: Lane<ReadCall> = new Lane<ReadCall>(mode, () => this.pumpReads(l));
+      this.reads.set(mode, l);
+      lane = l;
     }
     return lane;
   }
@@ -382,71 +543,154 @@ export class KvClient {
   // ---- writes: sessions and exactly-once (thesis §6.3) ----
 
   /**
-   * runWrites carries one batch of writes to completion: register a session
-   * if there is none, then send the batch (re-encoded each round, without the
-   * calls that settled meanwhile, same seqs) until every call has its result.
+   * writeRound sends the write batch in flight once more, until every call
+   * has its result: it registers a session if there is none, then sends the
+   * batch (encoded from its calls still unsettled, same seqs).
    */
-  private async runWrites(batch: readonly WriteCall[]): Promise<void> {
-    let renewals = 0;
-    for (;;) {
-      const live = batch.filter((c) => !c.settled);
-      if (live.length === 0 || this.closed) return;
-      const clientId = this.clientId ?? (await this.register(live));
-      if (clientId === null) continue;
-      const request = encodeRequest({
-        type: 'batch',
-        clientId,
-        ackedSeq: this.ackedSeq(),
-        commands: live.map((c) => ({ ...c.op, seq: c.seq })),
-      });
-      const response = await this.exchangeFor(live, request, true, () => {
-        for (const c of live) c.maybeSent = true;
-      });
-      if (response === null) continue;
-      switch (response.type) {
-        case 'applied': {
-          if (response.clientId !== clientId) continue; // Not ours: ask again.
-          const { results } = response;
-          if (results.length === live.length && results.every((r, i) => r.seq === live[i]!.seq)) {
-            for (let i = 0; i < live.length; i++) this.answerWrite(live[i]!, results[i]!);
-            continue;
-          }
+  private writeRound(lane: Lane<WriteCall>): void {
+    const live = unsettled(lane.batch);
+    if (live.length === 0 || this.closed) {
+      this.laneDone(lane);
+      return;
+    }
+    lane.live = live;
+    if (this.clientId === null) {
+      lane.step = Step.Register;
+      this.exchange(lane, encodeRegister(), true);
+      return;
+    }
+    lane.step = Step.Batch;
+    lane.clientId = this.clientId;
+    this.exchange(lane, encodeBatch(this.clientId, this.ackedSeq(), live), true);
+  }
+
+  /** registered continues a write batch after its `register` exchange (thesis §6.3: the session id is the entry's index). */
+  private registered(lane: Lane<WriteCall>, response: KvResponse | null): void {
+    if (response !== null) {
+      if (response.type === 'registered') {
+        this.clientId = response.clientId;
+      } else {
+        for (const c of lane.live) {
+          this.fail(
+            c,
+            response.type === 'rejected'
+              ? new RequestRejectedError(c.operation, response.reason)
+              : unexpected(c.operation, response.type),
+          );
+        }
+      }
+    }
+    this.writeRound(lane);
+  }
+
+  /** applied continues a write batch after its `batch` exchange. */
+  private applied(lane: Lane<WriteCall>, response: KvResponse | null): void {
+    const live = lane.live;
+    const clientId = lane.clientId;
+    if (response === null) {
+      this.writeRound(lane);
+      return;
+    }
+    switch (response.type) {
+      case 'applied': {
+        if (response.clientId !== clientId) {
+          this.writeRound(lane); // Not ours: ask again.
+          return;
+        }
+        const { results } = response;
+        let inOrder = results.length === live.length;
+        for (let i = 0; inOrder && i < results.length; i++) inOrder = results[i]!.seq === live[i]!.seq;
+        if (inOrder) {
+          for (let i = 0; i < live.length; i++) this.answerWrite(live[i]!, results[i]!);
+        } else {
           const bySeq = new Map(results.map((r) => [r.seq, r]));
           for (const c of live) {
             const result = bySeq.get(c.seq);
             if (result !== undefined) this.answerWrite(c, result);
           }
-          continue;
         }
-        case 'sessionExpired': {
-          if (response.clientId !== clientId) continue;
-          if (this.clientId === clientId) this.clientId = null;
-          renewals++;
-          // A command that may have been applied before the session went is in doubt for good; one surely never
-          // applied can go again in a new session (a few times: sessions may be evicted as fast as they open).
-          for (const c of live) {
-            if (c.maybeSent || renewals >= MAX_SESSION_RENEWALS)
-              this.fail(c, new SessionExpiredError(c.operation, clientId));
-          }
-          continue;
-        }
-        case 'rejected':
-          for (const c of live) this.fail(c, new RequestRejectedError(c.operation, response.reason));
-          return;
-        default:
-          for (const c of live) this.fail(c, unexpected(c.operation, response.type));
-          return;
+        this.writeRound(lane);
+        return;
       }
+      case 'sessionExpired': {
+        if (response.clientId !== clientId) {
+          this.writeRound(lane);
+          return;
+        }
+        if (this.clientId === clientId) this.clientId = null;
+        lane.renewals++;
+        // A command that may have been applied before the session went is in doubt for good; one surely never
+        // applied can go again in a new session (a few times: sessions may be evicted as fast as they open).
+        for (const c of live) {
+          if (c.maybeSent || lane.renewals >= MAX_SESSION_RENEWALS)
+            this.fail(c, new SessionExpiredError(c.operation, clientId));
+        }
+        this.writeRound(lane);
+        return;
+      }
+      case 'rejected':
+        for (const c of live) this.fail(c, new RequestRejectedError(c.operation, response.reason));
+        this.laneDone(lane);
+        return;
+      default:
+        for (const c of live) this.fail(c, unexpected(c.operation, response.type));
+        this.laneDone(lane);
+        return;
     }
   }
 
-  /** register opens a session (thesis §6.3: its id is the log index of the register entry); null if it failed. */
-  private async register(live: readonly WriteCall[]): Promise<number | null> {
-    const response = await this.exchangeFor(live, encodeRequest({ type: 'register' }), true, () => {});
-    if (response === null) return null;
-    if (response.type === 'registered') {
-      this.clientId = response.clientId;
-      return response.clientId;
+  private answerWrite(call: WriteCall, result: KvCommandResult): void {
+    if (this.settle(call)) call.answer(result);
+  }
+
+  /** ackedSeq is the lowest seq without an answer (thesis §6.3): the cluster may drop every result below it. */
+  private ackedSeq(): number {
+    const q = this.unanswered;
+    let from = this.unansweredFrom;
+    while (from < q.length && q[from]!.settled) from++;
+    if (from === q.length) {
+      this.unanswered = [];
+      this.unansweredFrom = 0;
+      return this.nextSeq;
+    }
+    if (from >= 1024 && from * 2 >= q.length) {
+      this.unanswered = q.slice(from);
+      from = 0;
+    }
+    this.unansweredFrom = from;
+    return this.unanswered[from]!.seq;
+  }
+
+  // ---- reads (thesis §6.4) ----
+
+  /** readRound sends the read batch in flight of `lane`, its calls still unsettled, until one node answers it. */
+  private readRound(lane: Lane<ReadCall>): void {
+    const live = unsettled(lane.batch);
+    if (live.length === 0 || this.closed) {
+      this.laneDone(lane);
+      return;
+    }
+    lane.live = live;
+    lane.step = Step.Read;
+    const mode = lane.mode!;
+    const drift = mode === 'lease' ? this.options.leaseClockDriftMs! : 0;
+    this.exchange(lane, encodeRead(mode, drift, live), mode !== 'stale');
+  }
+
+  /** readAnswered continues a read batch after its exchange. */
+  private readAnswered(lane: Lane<ReadCall>, response: KvResponse | null): void {
+    const live = lane.live;
+    if (response === null) {
+      this.readRound(lane);
+      return;
+    }
+    if (response.type === 'read' && response.results.length === live.length) {
+      for (let i = 0; i < live.length; i++) {
+        const call = live[i]!;
+        if (this.settle(call)) call.answer(response.results[i]!);
+      }
+      this.laneDone(lane);
+      return;
     }
     for (const c of live) {
       this.fail(
@@ -456,157 +700,156 @@ export class KvClient {
           : unexpected(c.operation, response.type),
       );
     }
-    return null;
-  }
-
-  /** ackedSeq is the lowest seq without an answer (thesis §6.3): the cluster may drop every result below it. */
-  private ackedSeq(): number {
-    for (const seq of this.liveWrites.keys()) return seq;
-    return this.nextSeq;
-  }
-
-  // ---- reads (thesis §6.4) ----
-
-  private async runReads(mode: ReadMode, batch: readonly ReadCall[]): Promise<void> {
-    for (;;) {
-      const live = batch.filter((c) => !c.settled);
-      if (live.length === 0 || this.closed) return;
-      const request = encodeRequest({
-        type: 'read',
-        mode,
-        leaseClockDriftMs: mode === 'lease' ? this.options.leaseClockDriftMs! : 0,
-        queries: live.map((c) => c.query),
-      });
-      const response = await this.exchangeFor(live, request, mode !== 'stale', () => {});
-      if (response === null) continue;
-      if (response.type === 'read' && response.results.length === live.length) {
-        for (let i = 0; i < live.length; i++) this.answerRead(live[i]!, response.results[i]!);
-        return;
-      }
-      for (const c of live) {
-        this.fail(
-          c,
-          response.type === 'rejected'
-            ? new RequestRejectedError(c.operation, response.reason)
-            : unexpected(c.operation, response.type),
-        );
-      }
-      return;
-    }
+    this.laneDone(lane);
   }
 
   // ---- finding the leader (thesis §6.2) ----
 
   /**
-   * exchangeFor runs {@link exchange} on behalf of `calls`. When it ends
-   * without a response it settles what it can and returns null: on
-   * NoLeaderFound, calls surely not applied fail with NotLeaderError (writes
-   * that may have been applied stay, to try again until their deadline); when
-   * abandoned, calls past their deadline fail with TimeoutError.
+   * exchange sends `request` on behalf of `lane.live` until a node answers it
+   * as the leader (any node, if not `leaderOnly`): to the known leader, else
+   * the nodes in turn, following redirects at once. After each full round
+   * over the nodes without a leader it backs off (doubling, jittered); after
+   * `maxLeaderSearchRounds` rounds it gives up. Then {@link exchanged} goes
+   * on with the response, or with null when the exchange ended without one.
    */
-  private async exchangeFor(
-    calls: readonly Call[],
-    request: Uint8Array,
-    leaderOnly: boolean,
-    onMaybeDelivered: () => void,
-  ): Promise<KvResponse | null> {
-    try {
-      return await this.exchange(calls, request, leaderOnly, onMaybeDelivered);
-    } catch (err) {
-      if (err instanceof NoLeaderFound) {
-        for (const c of calls) {
-          if (!(c as Partial<WriteCall>).maybeSent) {
-            this.fail(c, new NotLeaderError(c.operation, err.rounds, this.transport.nodes));
-          }
-        }
-        return null;
-      }
-      if (err === ABANDONED) {
-        if (!this.closed)
-          for (const c of calls) if (c.deadline <= Date.now()) this.fail(c, this.timeoutError(c));
-        return null;
-      }
-      throw err;
-    }
+  private exchange(lane: Lane<Call>, request: Uint8Array, leaderOnly: boolean): void {
+    lane.request = request;
+    lane.leaderOnly = leaderOnly;
+    lane.failures = 0;
+    lane.redirects = 0;
+    this.tryNode(lane);
   }
 
-  /**
-   * exchange sends `request` until a node answers it as the leader (any node,
-   * if not `leaderOnly`): to the known leader, else the nodes in turn,
-   * following redirects at once. After each full round over the nodes without
-   * a leader it backs off (doubling, jittered); after `maxLeaderSearchRounds`
-   * rounds it throws NoLeaderFound. `onMaybeDelivered` runs whenever an
-   * attempt ends without a definite answer (the request may have been applied).
-   */
-  private async exchange(
-    calls: readonly Call[],
-    request: Uint8Array,
-    leaderOnly: boolean,
-    onMaybeDelivered: () => void,
-  ): Promise<KvResponse> {
+  /** tryNode makes the next attempt of `lane`'s exchange, or abandons it once nobody waits for it. */
+  private tryNode(lane: Lane<Call>): void {
+    const remaining = latestDeadline(lane.live) - Date.now();
+    if (this.closed || remaining <= 0) {
+      this.abandoned(lane);
+      return;
+    }
     const nodes = this.transport.nodes;
-    let failures = 0;
-    let redirects = 0;
-    for (;;) {
-      const deadline = latestDeadline(calls);
-      const remaining = deadline - Date.now();
-      if (this.closed || remaining <= 0) throw ABANDONED;
-      const node = this.leader ?? nodes[this.cursor % nodes.length]!;
-      const response = await this.attempt(node, request, Math.min(this.options.attemptTimeoutMs, remaining));
-      if (this.closed) throw ABANDONED;
-      if (response === 'undelivered') {
-        // Surely not applied: just try the next node.
-      } else if (response === 'maybe' || response.type === 'unavailable') {
-        onMaybeDelivered();
-      } else if (response.type === 'notLeader') {
-        const hint = response.leaderHint;
-        if (hint !== null && hint !== node && nodes.includes(hint) && redirects < nodes.length) {
-          this.leader = hint;
-          redirects++;
-          continue;
-        }
-      } else {
-        if (leaderOnly) this.leader = node;
-        return response;
-      }
-      // `node` did not answer as the leader: forget it, try the next node, back off after each full round.
-      if (this.leader === node) this.leader = null;
-      this.cursor = nodes.indexOf(node) + 1;
-      redirects = 0;
-      failures++;
-      if (failures % nodes.length === 0) {
-        const round = failures / nodes.length;
-        if (round >= this.options.maxLeaderSearchRounds) throw new NoLeaderFound(round);
-        await this.sleep(this.backoff(round));
-      }
+    const node = this.leader ?? nodes[this.cursor % nodes.length]!;
+    lane.node = node;
+    const timeoutMs = Math.min(this.options.attemptTimeoutMs, remaining);
+    // Our own deadline too: a transport that never settles must not stall the batch behind this attempt.
+    const attempt = new Attempt(lane, Date.now() + timeoutMs + SEND_GRACE_MS);
+    this.attempts.add(attempt);
+    let sent: Promise<Uint8Array>;
+    try {
+      sent = this.transport.send(node, lane.request, timeoutMs);
+    } catch (err) {
+      // As if it had rejected: the attempt ends on a later tick, never inside this one.
+      queueMicrotask(() => this.attemptFailed(attempt, err));
+      return;
     }
+    sent.then(
+      (bytes) => this.attemptAnswered(attempt, bytes),
+      (err: unknown) => this.attemptFailed(attempt, err),
+    );
+  }
+
+  private attemptAnswered(attempt: Attempt, bytes: Uint8Array): void {
+    if (this.attempts.delete(attempt)) this.attemptEnded(attempt.lane, decodeOrMaybe(bytes));
+  }
+
+  private attemptFailed(attempt: Attempt, err: unknown): void {
+    if (this.attempts.delete(attempt))
+      this.attemptEnded(attempt.lane, err instanceof UndeliveredError ? UNDELIVERED : MAYBE);
   }
 
   /**
-   * attempt is one request to one node: its decoded response; 'undelivered' if
-   * the transport knows it never arrived; 'maybe' if no answer came (lost,
-   * timed out, garbled), so it may have been applied.
+   * attemptEnded goes on with `lane`'s exchange after one attempt: its decoded
+   * response; UNDELIVERED if the transport knows it never arrived; MAYBE if no
+   * answer came (lost, timed out, garbled), so it may have been applied.
    */
-  private attempt(
-    node: string,
-    request: Uint8Array,
-    timeoutMs: number,
-  ): Promise<KvResponse | 'undelivered' | 'maybe'> {
-    return new Promise((resolve) => {
-      // Our own deadline too: a transport that never settles must not stall the batch behind this attempt.
-      const attempt: Attempt = { deadline: Date.now() + timeoutMs + SEND_GRACE_MS, resolve };
-      this.attempts.add(attempt);
-      const failed = (err: unknown) => {
-        if (this.attempts.delete(attempt)) resolve(err instanceof UndeliveredError ? 'undelivered' : 'maybe');
-      };
-      try {
-        this.transport.send(node, request, timeoutMs).then((bytes) => {
-          if (this.attempts.delete(attempt)) resolve(decodeOrMaybe(bytes));
-        }, failed);
-      } catch (err) {
-        failed(err);
+  private attemptEnded(lane: Lane<Call>, outcome: Outcome): void {
+    try {
+      this.nextAttempt(lane, outcome);
+    } catch (err) {
+      for (const call of lane.batch) this.fail(call, err);
+      this.laneDone(lane);
+    }
+  }
+
+  private nextAttempt(lane: Lane<Call>, outcome: Outcome): void {
+    if (this.closed) {
+      this.abandoned(lane);
+      return;
+    }
+    const nodes = this.transport.nodes;
+    const node = lane.node;
+    if (outcome === UNDELIVERED) {
+      // Surely not applied: just try the next node.
+    } else if (outcome === MAYBE || outcome.type === 'unavailable') {
+      if (lane.step === Step.Batch) for (const c of lane.live) c.maybeSent = true;
+    } else if (outcome.type === 'notLeader') {
+      const hint = outcome.leaderHint;
+      if (hint !== null && hint !== node && nodes.includes(hint) && lane.redirects < nodes.length) {
+        this.leader = hint;
+        lane.redirects++;
+        this.tryNode(lane);
+        return;
       }
-    });
+    } else {
+      if (lane.leaderOnly) this.leader = node;
+      this.exchanged(lane, outcome);
+      return;
+    }
+    // `node` did not answer as the leader: forget it, try the next node, back off after each full round.
+    if (this.leader === node) this.leader = null;
+    this.cursor = nodes.indexOf(node) + 1;
+    lane.redirects = 0;
+    lane.failures++;
+    if (lane.failures % nodes.length === 0) {
+      const round = lane.failures / nodes.length;
+      if (round >= this.options.maxLeaderSearchRounds) {
+        this.noLeader(lane, round);
+        return;
+      }
+      this.sleep(this.backoff(round), lane);
+      return;
+    }
+    this.tryNode(lane);
+  }
+
+  /**
+   * noLeader ends an exchange that searched every node for its rounds
+   * without finding a leader: calls surely not applied fail with
+   * NotLeaderError; writes that may have been applied stay, to try again
+   * until their deadline.
+   */
+  private noLeader(lane: Lane<Call>, rounds: number): void {
+    for (const c of lane.live) {
+      if (!c.maybeSent) this.fail(c, new NotLeaderError(c.operation, rounds, this.transport.nodes));
+    }
+    this.exchanged(lane, null);
+  }
+
+  /** abandoned ends an exchange nobody waits for any more (every call settled or past its deadline, or the client closed). */
+  private abandoned(lane: Lane<Call>): void {
+    if (!this.closed) {
+      const now = Date.now();
+      for (const c of lane.live) if (c.deadline <= now) this.fail(c, this.timeoutError(c));
+    }
+    this.exchanged(lane, null);
+  }
+
+  /** exchanged goes on with `lane`'s batch once its exchange ended: with the response, or null without one. */
+  private exchanged(lane: Lane<Call>, response: KvResponse | null): void {
+    switch (lane.step) {
+      case Step.Register:
+        this.registered(lane as Lane<WriteCall>, response);
+        return;
+      case Step.Batch:
+        this.applied(lane as Lane<WriteCall>, response);
+        return;
+      case Step.Read:
+        this.readAnswered(lane as Lane<ReadCall>, response);
+        return;
+      default:
+        assertNever(lane.step, 'lane step');
+    }
   }
 
   private backoff(round: number): number {
@@ -614,16 +857,15 @@ export class KvClient {
     return base / 2 + (base / 2) * this.options.random();
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.sleepers.add(wake);
-    });
+  /** sleep waits `ms` (or until close), then makes `lane`'s next attempt. */
+  private sleep(ms: number, lane: Lane<Call>): void {
+    const wake = () => {
+      clearTimeout(timer);
+      this.sleepers.delete(wake);
+      this.guarded(lane, this.tryNode);
+    };
+    const timer = setTimeout(wake, ms);
+    this.sleepers.add(wake);
   }
 
   private readMode(op: string, mode: ReadMode | undefined): ReadMode {
@@ -642,28 +884,49 @@ export class KvClient {
   }
 }
 
+/** opName names a call in errors, as `put("key")`. */
+function opName(method: string, key: unknown): string {
+  return `${method}(${show(key)})`;
+}
+
+/** checkKeyOf is checkKey, with the call's name made only when the key is refused. */
+function checkKeyOf(method: string, key: unknown): void {
+  if (typeof key !== 'string' || !isWellFormed(key)) checkKey(opName(method, key), key);
+}
+
+/** ownValue is own, with the call's name made only when the value is refused (bytes are copied). */
+function ownValue(method: string, key: string, name: string, value: unknown): Value {
+  if (typeof value === 'string' && isWellFormed(value)) return value;
+  return own(opName(method, key), name, value);
+}
+
+/** isWellFormed: no lone surrogates, so UTF-8 round-trips the string (String.prototype.isWellFormed, Node 20+). */
+function isWellFormed(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** unsettled is `calls` without the settled ones (`calls` itself when none is). */
+function unsettled<C extends Call>(calls: C[]): C[] {
+  for (let i = 0; i < calls.length; i++) if (calls[i]!.settled) return calls.filter((c) => !c.settled);
+  return calls;
+}
+
 /** decodeOrMaybe decodes a response; a garbled one is no answer, so the request may have been applied. */
-function decodeOrMaybe(bytes: Uint8Array): KvResponse | 'maybe' {
+function decodeOrMaybe(bytes: Uint8Array): KvResponse | typeof MAYBE {
   try {
     return decodeResponse(bytes);
   } catch {
-    return 'maybe';
+    return MAYBE;
   }
 }
 
 function latestDeadline(calls: readonly Call[]): number {
   let latest = Number.NEGATIVE_INFINITY;
-  for (const c of calls) if (!c.settled && c.deadline > latest) latest = c.deadline;
+  for (let i = 0; i < calls.length; i++) {
+    const c = calls[i]!;
+    if (!c.settled && c.deadline > latest) latest = c.deadline;
+  }
   return latest;
-}
-
-function expect<T extends KvCommandResult['type']>(
-  op: string,
-  result: KvCommandResult,
-  type: T,
-): Extract<KvCommandResult, { type: T }> {
-  if (result.type !== type) throw unexpected(op, result.type);
-  return result as Extract<KvCommandResult, { type: T }>;
 }
 
 function unexpected(op: string, type: string): Error {

@@ -149,29 +149,82 @@ export function encodeEntry(entry: KvEntry): Uint8Array {
 
 /** encodeRequest encodes a client request; for `register`/`batch` the bytes are the log entry. */
 export function encodeRequest(request: KvRequest): Uint8Array {
-  const w = scratch();
-  w.u8(FORMAT_VERSION);
   switch (request.type) {
     case 'register':
-      w.u8(ENTRY_KIND.register);
-      break;
+      return encodeRegister();
     case 'batch':
-      w.u8(ENTRY_KIND.batch);
-      w.varuint(request.clientId);
-      w.varuint(request.ackedSeq);
-      w.varuint(request.commands.length);
-      for (const c of request.commands) writeCommand(w, c);
-      break;
+      return encodeBatch(request.clientId, request.ackedSeq, request.commands);
     case 'read':
-      w.u8(ENTRY_KIND.read);
-      w.u8(READ_MODES.indexOf(request.mode));
-      w.varuint(request.leaseClockDriftMs);
-      w.varuint(request.queries.length);
-      for (const q of request.queries) writeQuery(w, q);
-      break;
+      return encodeRead(request.mode, request.leaseClockDriftMs, request.queries);
     default:
-      assertNever(request, 'kv request');
+      return assertNever(request, 'kv request');
   }
+}
+
+/** encodeRegister encodes a `register` request (the same bytes every time, copied: the caller owns them). */
+export function encodeRegister(): Uint8Array {
+  const w = scratch();
+  w.u8(FORMAT_VERSION);
+  w.u8(ENTRY_KIND.register);
+  return w.copy();
+}
+
+/**
+ * CommandFields is what {@link encodeBatch} reads of a command: a
+ * {@link KvCommand}, or any object with its fields (the client encodes its
+ * calls as they are, without building commands).
+ */
+export interface CommandFields {
+  readonly type: KvCommand['type'];
+  readonly seq: number;
+  readonly key: string;
+  /** put and cas: the new value. */
+  readonly value?: Value | undefined;
+  /** append: the suffix. */
+  readonly suffix?: Value | undefined;
+  /** cas: the value expected, undefined for "absent". */
+  readonly expected?: Value | undefined;
+}
+
+/** encodeBatch encodes a `batch` request (and log entry) of `commands`. */
+export function encodeBatch(
+  clientId: number,
+  ackedSeq: number,
+  commands: readonly CommandFields[],
+): Uint8Array {
+  const w = scratch();
+  w.u8(FORMAT_VERSION);
+  w.u8(ENTRY_KIND.batch);
+  w.varuint(clientId);
+  w.varuint(ackedSeq);
+  w.varuint(commands.length);
+  for (let i = 0; i < commands.length; i++) writeCommand(w, commands[i]!);
+  return w.copy();
+}
+
+/** QueryFields is what {@link encodeRead} reads of a query: a {@link KvQuery}, or any object with its fields. */
+export interface QueryFields {
+  readonly type: KvQuery['type'];
+  /** get: the key. */
+  readonly key?: string;
+  /** list: the prefix and the limit (undefined: none). */
+  readonly prefix?: string;
+  readonly limit?: number | undefined;
+}
+
+/** encodeRead encodes a `read` request of `queries` under `mode`. */
+export function encodeRead(
+  mode: ReadMode,
+  leaseClockDriftMs: number,
+  queries: readonly QueryFields[],
+): Uint8Array {
+  const w = scratch();
+  w.u8(FORMAT_VERSION);
+  w.u8(ENTRY_KIND.read);
+  w.u8(READ_MODES.indexOf(mode));
+  w.varuint(leaseClockDriftMs);
+  w.varuint(queries.length);
+  for (let i = 0; i < queries.length; i++) writeQuery(w, queries[i]!);
   return w.copy();
 }
 
@@ -224,26 +277,26 @@ function readRequest(r: ByteReader): KvRequest {
   return request;
 }
 
-function writeCommand(w: ByteWriter, c: KvCommand): void {
+function writeCommand(w: ByteWriter, c: CommandFields): void {
   w.u8(OP[c.type]);
   w.varuint(c.seq);
   w.string(c.key);
   switch (c.type) {
     case 'put':
-      writeValue(w, c.value);
+      writeValue(w, c.value!);
       return;
     case 'delete':
       return;
     case 'append':
-      writeValue(w, c.suffix);
+      writeValue(w, c.suffix!);
       return;
     case 'cas':
       w.bool(c.expected !== undefined);
       if (c.expected !== undefined) writeValue(w, c.expected);
-      writeValue(w, c.value);
+      writeValue(w, c.value!);
       return;
     default:
-      assertNever(c, 'kv command');
+      assertNever(c.type, 'kv command');
   }
 }
 
@@ -268,19 +321,19 @@ function readCommand(r: ByteReader): KvCommand {
   }
 }
 
-function writeQuery(w: ByteWriter, q: KvQuery): void {
+function writeQuery(w: ByteWriter, q: QueryFields): void {
   switch (q.type) {
     case 'get':
       w.u8(QUERY.get);
-      w.string(q.key);
+      w.string(q.key!);
       return;
     case 'list':
       w.u8(QUERY.list);
-      w.string(q.prefix);
+      w.string(q.prefix!);
       w.varuint(q.limit === undefined ? 0 : q.limit + 1);
       return;
     default:
-      assertNever(q, 'kv query');
+      assertNever(q.type, 'kv query');
   }
 }
 

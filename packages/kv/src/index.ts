@@ -38,7 +38,14 @@ export {
 } from './errors.js';
 export { createStateMachine, handleRequest } from './machine-module.js';
 export type { KvReadRequest, KvRequest, KvResponse } from './protocol.js';
-export { handleKvRequest, isApplyResultOf, type KvNode, type KvQueryable } from './server.js';
+export {
+  handleKvRequest,
+  isApplyResultOf,
+  type KvNode,
+  type KvQueryable,
+  LeaderWait,
+  type LeaderWaitOptions,
+} from './server.js';
 export type { SessionLimits } from './sessions.js';
 export { SNAPSHOT_VERSION } from './snapshot.js';
 export { DEFAULT_SESSION_LIMITS, KvStateMachine, type KvStateMachineOptions } from './state-machine.js';

@@ -2,6 +2,7 @@ import type { StateMachine } from '@xraft/core';
 import { assertNever } from '@xraft/core';
 import { decodeRequest, encodeResponse } from './codec.js';
 import type { KvApplyResult, KvEntry, KvQuery, KvQueryResult } from './commands.js';
+import { Deadlines } from './deadlines.js';
 import { CodecError } from './errors.js';
 import type { KvReadRequest, KvResponse } from './protocol.js';
 
@@ -39,6 +40,14 @@ export interface KvNode {
    * run without a heartbeat round; false to fall back to ReadIndex.
    */
   leaseRead?(clockDriftMs: number): Promise<boolean>;
+  /**
+   * awaitLeader, optional, holds a request that reached this node while it
+   * knows no leader (a follower whose leader went silent, a candidate): it
+   * resolves once the node learns a leader or becomes one, once a bound
+   * passes, or once the node stops; at once if it holds all it may. A
+   * {@link LeaderWait} implements it. Without it such a node answers at once.
+   */
+  awaitLeader?(): Promise<void>;
 }
 
 /** KvQueryable is the read side of a `KvStateMachine`. */
@@ -50,12 +59,15 @@ export interface KvQueryable {
  * handleKvRequest is everything a node does with one client request (thesis
  * §6.2–§6.4), taking encoded bytes and returning the encoded response:
  * - `register` / `batch`: a follower answers `notLeader` with its leader hint
- *   (§6.2); the leader proposes the request bytes verbatim as the log entry
- *   and answers with the entry's apply result. A request that does not decode
- *   is answered `rejected` and never reaches the log.
+ *   (§6.2); one that knows no leader first holds the request until it learns
+ *   one, if the node can ({@link KvNode.awaitLeader}), and serves it if it
+ *   became the leader meanwhile. The leader proposes the request bytes
+ *   verbatim as the log entry and answers with the entry's apply result. A
+ *   request that does not decode is answered `rejected` and never reaches the log.
  * - `read`: `stale` is answered by any node from its applied state; otherwise
- *   the leader runs ReadIndex (§6.4), or for `lease` checks its lease first
- *   (§6.4.1, falling back to ReadIndex), then queries its state machine.
+ *   a follower redirects as above, and the leader runs ReadIndex (§6.4), or for
+ *   `lease` checks its lease first (§6.4.1, falling back to ReadIndex), then
+ *   queries its state machine.
  * - a propose or ReadIndex that fails midway is answered `unavailable`: the
  *   client retries elsewhere with the same (clientId, seq).
  */
@@ -83,7 +95,7 @@ async function respond(bytes: Uint8Array, node: KvNode): Promise<KvResponse> {
 }
 
 async function write(entry: KvEntry, bytes: Uint8Array, node: KvNode): Promise<KvResponse> {
-  if (!node.isLeader()) return { type: 'notLeader', leaderHint: node.leaderHint() };
+  if (!node.isLeader() && !(await ledAfterWaiting(node))) return notLeader(node);
   let result: unknown;
   try {
     result = await node.propose(bytes);
@@ -103,7 +115,7 @@ async function write(entry: KvEntry, bytes: Uint8Array, node: KvNode): Promise<K
 async function read(request: KvReadRequest, node: KvNode): Promise<KvResponse> {
   const sm = queryable(node.stateMachine);
   if (request.mode !== 'stale') {
-    if (!node.isLeader()) return { type: 'notLeader', leaderHint: node.leaderHint() };
+    if (!node.isLeader() && !(await ledAfterWaiting(node))) return notLeader(node);
     try {
       const leased = request.mode === 'lease' && (await node.leaseRead?.(request.leaseClockDriftMs)) === true;
       if (!leased) await node.readIndex();
@@ -112,6 +124,97 @@ async function read(request: KvReadRequest, node: KvNode): Promise<KvResponse> {
     }
   }
   return { type: 'read', results: request.queries.map((q) => sm.query(q)) };
+}
+
+/**
+ * ledAfterWaiting is called for a request that reached `node` while it does
+ * not lead. If it knows no leader either, it has no redirect to give (§6.2),
+ * so it holds the request ({@link KvNode.awaitLeader}) rather than send the
+ * client off to back off and probe node after node; true if the node leads
+ * once released.
+ */
+async function ledAfterWaiting(node: KvNode): Promise<boolean> {
+  if (node.leaderHint() !== null || node.awaitLeader === undefined) return false;
+  await node.awaitLeader();
+  return node.isLeader();
+}
+
+function notLeader(node: KvNode): KvResponse {
+  return { type: 'notLeader', leaderHint: node.leaderHint() };
+}
+
+/** LeaderWaitOptions configure a {@link LeaderWait}. */
+export interface LeaderWaitOptions {
+  /**
+   * Longest a request is held, in ms: about one maximum election timeout,
+   * within which an election normally ends (§5.2; a split vote takes another).
+   */
+  readonly maxWaitMs: number;
+  /** Most requests held at once (their bytes stay in memory); further ones are not held. Default 4096. */
+  readonly maxHeld?: number;
+}
+
+/** A request held by a {@link LeaderWait}. */
+interface Held {
+  readonly deadline: number;
+  readonly release: () => void;
+}
+
+/**
+ * LeaderWait holds the client requests that reach a node knowing no leader,
+ * the node side of {@link KvNode.awaitLeader}. Such a node has no redirect
+ * to give (thesis §6.2), and answering at once sends the client into its
+ * backoff and a round over every node, which outlasts the election; held
+ * instead, a request is answered as soon as the node learns the new leader
+ * (a redirect with its hint) or becomes it (served), so clients see about
+ * the election's unavailability. The node calls {@link leaderKnown} when it
+ * learns a leader and {@link close} when it stops. Deadlines of all held
+ * requests share one timer.
+ */
+export class LeaderWait {
+  private readonly maxWaitMs: number;
+  private readonly maxHeld: number;
+  private readonly held = new Deadlines<Held>((h) => h.release());
+  private closed = false;
+
+  constructor(options: LeaderWaitOptions) {
+    const { maxWaitMs, maxHeld = 4096 } = options;
+    if (!(Number.isFinite(maxWaitMs) && maxWaitMs >= 0))
+      throw new RangeError(`LeaderWait maxWaitMs must be a non-negative number, got ${maxWaitMs}`);
+    if (!(Number.isSafeInteger(maxHeld) && maxHeld >= 0))
+      throw new RangeError(`LeaderWait maxHeld must be a non-negative integer, got ${maxHeld}`);
+    this.maxWaitMs = maxWaitMs;
+    this.maxHeld = maxHeld;
+  }
+
+  /** size is the number of requests held now. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  /**
+   * wait resolves at {@link leaderKnown} or {@link close}, or after
+   * `maxWaitMs`; at once when closed or when `maxHeld` requests are held.
+   */
+  wait(): Promise<void> {
+    if (this.closed || this.held.size >= this.maxHeld || this.maxWaitMs === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.held.add({ deadline: Date.now() + this.maxWaitMs, release: resolve });
+    });
+  }
+
+  /** leaderKnown releases every held request: the node learned a leader or became one. */
+  leaderKnown(): void {
+    if (this.held.size === 0) return;
+    for (const h of this.held.values()) if (this.held.delete(h)) h.release();
+  }
+
+  /** close releases every held request and holds no more: the node is stopping. */
+  close(): void {
+    this.closed = true;
+    this.leaderKnown();
+    this.held.close();
+  }
 }
 
 /**

@@ -144,6 +144,8 @@ interface Pending {
   readonly timeoutMs: number;
   readonly resolve: (response: Uint8Array) => void;
   readonly reject: (error: Error) => void;
+  /** Its slot in the {@link ClientPorts} deadlines. */
+  deadlineSlot: number;
 }
 
 /**
@@ -198,7 +200,15 @@ export class ClientPorts implements KvTransport {
     if (outbox === undefined) return Promise.reject(new UndeliveredError(node, 'its worker is down'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const p: Pending = { id, node, deadline: Date.now() + timeoutMs, timeoutMs, resolve, reject };
+      const p: Pending = {
+        id,
+        node,
+        deadline: Date.now() + timeoutMs,
+        timeoutMs,
+        resolve,
+        reject,
+        deadlineSlot: -1,
+      };
       this.pending.set(id, p);
       this.deadlines.add(p);
       outbox.add(id, request);

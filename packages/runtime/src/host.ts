@@ -41,6 +41,12 @@ export interface NodeHostOptions
   readonly watchingApplies: () => boolean;
   /** Receives the command entries applied in one turn, in log order. */
   readonly onApplied: (commands: AppliedCommand[]) => void;
+  /**
+   * Called after a turn or timer that changed the leader this node knows of
+   * (itself when it leads; null during an election): the KV server holds
+   * requests while it is null (thesis §6.2). None by default.
+   */
+  readonly onLeaderChange?: (leaderId: NodeId | null) => void;
   /** XState inspection observer of the node's statechart (inspection.ts); none by default. */
   readonly inspect?: (event: InspectionEvent) => void;
   /** Called when the node cannot go on (a failed write, an impossible state): it must end the worker. */
@@ -141,6 +147,8 @@ export class NodeHost {
   private inTurn = false;
   private stopped = false;
   private readonly clock: Clock;
+  /** The leader last reported to {@link NodeHostOptions.onLeaderChange}. */
+  private knownLeader: NodeId | null = null;
 
   constructor(private readonly options: NodeHostOptions) {
     // The real clock of the worker; after each timer, rethrow a failure of the statechart and publish
@@ -564,6 +572,10 @@ export class NodeHost {
 
   private publish(): void {
     const r = this.node!.raft;
+    if (r.leaderId !== this.knownLeader) {
+      this.knownLeader = r.leaderId;
+      this.options.onLeaderChange?.(r.leaderId);
+    }
     this.options.status.write({
       role: r.role,
       term: r.term,

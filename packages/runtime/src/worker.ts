@@ -10,7 +10,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { assertNever, type NodeId, seededRandom } from '@xraft/core';
-import type { KvNode } from '@xraft/kv';
+import { type KvNode, LeaderWait } from '@xraft/kv';
 import { DiskStorage, type Storage } from '@xraft/storage';
 import { serveClientPort } from './client-port.js';
 import { type ControlApi, exposeControl } from './control.js';
@@ -73,6 +73,8 @@ let resolveBooted: (h: NodeHost) => void = () => {};
 const booted = new Promise<NodeHost>((resolve) => {
   resolveBooted = resolve;
 });
+// Client requests reaching this node while it knows no leader wait for one, about one election at most (§6.2).
+const leaderWait = new LeaderWait({ maxWaitMs: boot.electionTimeoutMs[1] });
 const pauseCell = new Int32Array(boot.pause);
 const watchApplies = new Int32Array(boot.watchApplies);
 
@@ -100,6 +102,7 @@ const api: ControlApi = {
     });
   },
   async stop() {
+    leaderWait.close();
     await host?.stop();
     mailbox.close();
     setImmediate(() => process.exit(0));
@@ -160,6 +163,9 @@ host = new NodeHost({
   status: new StatusCell(boot.status),
   watchingApplies: () => Atomics.load(watchApplies, 0) !== 0,
   onApplied: (commands) => post({ kind: 'applied', commands }),
+  onLeaderChange: (leader) => {
+    if (leader !== null) leaderWait.leaderKnown();
+  },
   ...(boot.inspect
     ? {
         inspect: new Inspection(id, boot.incarnation, (records) => post({ kind: 'inspect', records }))
@@ -167,6 +173,7 @@ host = new NodeHost({
       }
     : {}),
   onFatal: (error) => {
+    leaderWait.close();
     log('error', `${id}: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     die(error);
   },
@@ -207,6 +214,7 @@ function serveClientRequests(h: NodeHost, port: MessagePort): void {
     isLeader: () => h.node?.raft.role === 'leader',
     leaderHint: () => h.node?.raft.leaderId ?? null,
     propose: (entry) => h.propose(entry),
+    awaitLeader: () => leaderWait.wait(),
     readIndex: () => h.read('safe'),
     // A lease read needs the cluster's drift bound to be at least as strict as the client's.
     leaseRead: async (clientDriftMs) => {

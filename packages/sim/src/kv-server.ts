@@ -10,9 +10,12 @@ import {
   type KvResponse,
 } from '@xraft/kv';
 import type { HostService, NodeHost } from './host.js';
+import type { Scheduler, Task } from './scheduler.js';
 
 /** KvServerEnv is what a {@link KvServer} needs from the simulation. */
 export interface KvServerEnv {
+  /** Virtual time: the bound on how long a request waits for a leader. */
+  readonly scheduler: Scheduler;
   /**
    * The cluster's bound on clock drift (`maxClockDriftMs`), or null: lease
    * reads are served by lease only when the client's bound is at least as
@@ -44,6 +47,18 @@ interface AwaitedEntry {
   readonly reply: Reply;
 }
 
+/**
+ * A request held while its server knows no leader: `serve` takes it up again
+ * (served by a leader, else redirected), `bound` ends the wait.
+ */
+interface HeldRequest {
+  readonly serve: () => void;
+  readonly bound: Task;
+}
+
+/** Most requests a server holds while it knows no leader (the runtime's `LeaderWait` default). */
+const MAX_HELD = 4096;
+
 /** A read waiting for its ReadIndex answer, then for the state machine to apply the read's index. */
 interface WaitingRead {
   readonly request: KvReadRequest;
@@ -58,17 +73,23 @@ interface WaitingRead {
  * promises (a promise settles only once the whole run has returned):
  *
  * - `register` / `batch`: a follower answers `notLeader` with its leader hint
- *   (§6.2); the leader proposes the request bytes verbatim as the log entry
+ *   (§6.2); one that knows no leader (its leader went silent, or it is a
+ *   candidate) holds the request instead, as the runtime's `LeaderWait` does,
+ *   until it learns one (then redirects, or serves the request if it leads)
+ *   or for at most one maximum election timeout (then answers as it would
+ *   have at once). It notices a leader at its next event: an applied entry
+ *   (the new leader's no-op reaches its followers' state machines one round
+ *   trip after it commits) or another request. The leader proposes the request bytes verbatim as the log entry
  *   and answers, once the entry is applied, with its apply result if the
  *   applied entry is the one proposed (same index and term), else
  *   `unavailable`; a request that does not decode is answered `rejected`.
- * - `read`: a follower answers `notLeader`; the leader runs ReadIndex (§6.4),
+ * - `read`: a follower answers `notLeader`, held as above; the leader runs ReadIndex (§6.4),
  *   or a lease read (§6.4.1) when the client's drift bound is at least the
  *   cluster's, and answers the queries from its state machine once it has
  *   applied the read's index; a refused ReadIndex is answered `unavailable`.
  *   `stale` reads are answered at once from whatever is applied.
  *
- * A crash loses every request in progress: no answer ever comes (the client's
+ * A crash loses every request in progress, held ones too: no answer ever comes (the client's
  * transport notices the dead process, as the runtime's client port does).
  */
 export class KvServer implements HostService {
@@ -76,6 +97,10 @@ export class KvServer implements HostService {
   private readonly awaited = new Map<number, AwaitedEntry>();
   /** Reads waiting for their ReadIndex answer or for the apply index, by ctx. */
   private readonly reads = new Map<number, WaitingRead>();
+  /** Requests held while this server knows no leader, in arrival order. */
+  private held: HeldRequest[] = [];
+  /** The task that takes up the held requests once a leader is known. */
+  private release: Task | null = null;
 
   constructor(
     readonly host: NodeHost,
@@ -84,6 +109,7 @@ export class KvServer implements HostService {
 
   /** handle serves one encoded request that reached this running host; `reply` carries the answer back. */
   handle(bytes: Uint8Array, reply: Reply): void {
+    this.leaderMaybeKnown();
     let request: KvRequest;
     try {
       request = decodeRequest(bytes);
@@ -118,7 +144,8 @@ export class KvServer implements HostService {
   /** write proposes a `register` or `batch` request as one log entry, answered once applied (§6.3). */
   write(entry: KvEntry, bytes: Uint8Array, reply: Reply): void {
     if (!this.isLeader()) {
-      reply({ type: 'notLeader', leaderHint: this.leaderHint() });
+      if (!this.hold(() => this.write(entry, bytes, reply), reply))
+        reply({ type: 'notLeader', leaderHint: this.leaderHint() });
       return;
     }
     const r = this.host.propose([bytes]);
@@ -140,12 +167,64 @@ export class KvServer implements HostService {
       return;
     }
     if (!this.isLeader()) {
-      reply({ type: 'notLeader', leaderHint: this.leaderHint() });
+      if (!this.hold(() => this.read(request, reply), reply))
+        reply({ type: 'notLeader', leaderHint: this.leaderHint() });
       return;
     }
     const drift = this.env.clusterDriftMs;
     const lease = request.mode === 'lease' && drift !== null && request.leaseClockDriftMs >= drift;
     this.confirmRead(request, lease ? 'lease' : 'safe', reply);
+  }
+
+  /**
+   * hold keeps a request that reached this server while it is not the leader
+   * and knows none (it has no redirect to give, §6.2) until
+   * {@link leaderMaybeKnown} finds a leader, then `serve`s it again; after one
+   * maximum election timeout it answers `notLeader` as it would have at once
+   * (or serves it, if it leads by then). False if the request is not held:
+   * a leader is known, or {@link MAX_HELD} requests are held already.
+   */
+  private hold(serve: () => void, reply: Reply): boolean {
+    const raft = this.host.raft;
+    if (raft === null || raft.leaderId !== null || this.held.length >= MAX_HELD) return false;
+    const maxWaitMs = raft.config.electionTimeoutMs[1];
+    const held: HeldRequest = {
+      serve,
+      bound: this.env.scheduler.after(
+        maxWaitMs,
+        () => {
+          this.held = this.held.filter((h) => h !== held);
+          if (this.isLeader()) serve();
+          else reply({ type: 'notLeader', leaderHint: this.leaderHint() });
+        },
+        this.host.id,
+      ),
+    };
+    this.held.push(held);
+    return true;
+  }
+
+  /**
+   * leaderMaybeKnown takes up the held requests, in a task of their own at
+   * this instant (it is called from inside the host's steps), once this
+   * server knows a leader: itself, or the one to redirect to.
+   */
+  private leaderMaybeKnown(): void {
+    if (this.held.length === 0 || this.release !== null || this.leaderHint() === null) return;
+    this.release = this.env.scheduler.after(
+      0,
+      () => {
+        this.release = null;
+        if (this.leaderHint() === null) return;
+        const held = this.held;
+        this.held = [];
+        for (const h of held) {
+          this.env.scheduler.cancel(h.bound);
+          h.serve();
+        }
+      },
+      this.host.id,
+    );
   }
 
   /**
@@ -169,6 +248,7 @@ export class KvServer implements HostService {
   }
 
   applied(e: Entry, result: unknown): void {
+    this.leaderMaybeKnown();
     const w = this.awaited.get(e.index);
     if (w === undefined) return;
     this.awaited.delete(e.index);
@@ -185,6 +265,7 @@ export class KvServer implements HostService {
   }
 
   readAnswered(state: ReadState): void {
+    this.leaderMaybeKnown();
     if (state.ok) return;
     const r = this.reads.get(state.ctx);
     if (r === undefined) return;
@@ -203,6 +284,10 @@ export class KvServer implements HostService {
   }
 
   halted(): void {
+    for (const h of this.held) this.env.scheduler.cancel(h.bound);
+    this.held = [];
+    if (this.release !== null) this.env.scheduler.cancel(this.release);
+    this.release = null;
     this.awaited.clear();
     this.reads.clear();
     this.env.halted(this.host);

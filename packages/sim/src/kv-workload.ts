@@ -165,6 +165,7 @@ export class KvWorkload {
     this.keys = [...mixed, ...appendOnly];
     this.appendKeys = new Set(appendOnly);
     const serverEnv = {
+      scheduler: env.scheduler,
       clusterDriftMs: env.clusterDriftMs,
       nextReadCtx: env.nextReadCtx,
       readIndex: env.readIndex,

@@ -1,0 +1,76 @@
+// A node worker that knows no leader holds client requests until it learns one
+// (thesis §6.2: it has no redirect to give), for about one maximum election
+// timeout at most, instead of answering at once without a hint.
+import { decodeResponse, encodeRequest, type KvResponse } from '@xraft/kv';
+import { describe, expect, it } from 'vitest';
+import { Harness, waitFor } from './harness.js';
+
+const register = encodeRequest({ type: 'register' });
+
+describe('client requests at a node that knows no leader (§6.2)', () => {
+  it('a follower cut off while the leader dies holds a request until it hears the new leader, then redirects to it', async () => {
+    const h = await Harness.start({ nodes: 5 });
+    const c = h.c;
+    const old = await c.leader();
+    const oldTerm = c.state(old).term;
+    const [cutOff, ...rest] = c.ids.filter((id) => id !== old);
+    h.willReplace(old);
+    await c.crash(old);
+    await c.disconnect(cutOff!);
+    // The other three elect a leader; the cut-off follower times out and knows none (PreVote keeps its term).
+    let elected: string | undefined;
+    await waitFor(
+      () => {
+        elected = rest.find((id) => c.state(id).role === 'leader' && c.state(id).term > oldTerm);
+        return elected !== undefined && c.state(cutOff!).leaderId === null;
+      },
+      10_000,
+      'a new leader, and the cut-off follower knowing none',
+    );
+    const sent = c.clientTransport().send(cutOff!, register, 5_000).then(decodeResponse);
+    let answer: KvResponse | undefined;
+    void sent.then((r) => {
+      answer = r;
+    });
+    await c.status(cutOff!); // a round trip through its worker: the request has most likely arrived by now
+    expect(answer).toBeUndefined(); // before this change: { notLeader, leaderHint: null } already
+    await c.connect(cutOff!);
+    // The new leader's next heartbeat tells it who leads (within 50 ms, far inside the 300 ms bound).
+    expect(await sent).toEqual({ type: 'notLeader', leaderHint: elected });
+    expect(c.state(cutOff!).leaderId).toBe(elected);
+  });
+
+  it('a request held without a leader is answered as before, without a hint, after the maximum election timeout', async () => {
+    const maxElectionTimeoutMs = 300;
+    const h = await Harness.start({ nodes: 3, electionTimeoutMs: [150, maxElectionTimeoutMs] });
+    const c = h.c;
+    const leader = await c.leader();
+    const follower = c.ids.find((id) => id !== leader)!;
+    await c.disconnect(follower);
+    await waitFor(() => c.state(follower).leaderId === null, 10_000, 'the follower to know no leader');
+    const start = performance.now();
+    const answer = decodeResponse(await c.clientTransport().send(follower, register, 5_000));
+    const elapsed = performance.now() - start;
+    expect(answer).toEqual({ type: 'notLeader', leaderHint: null });
+    // Held for the bound (timers may fire a millisecond early by this clock), not answered at once.
+    expect(elapsed).toBeGreaterThanOrEqual(maxElectionTimeoutMs - 5);
+    expect(c.state(follower).leaderId).toBeNull();
+  });
+
+  it('a held request fails at once when its worker dies, as any request in flight does', async () => {
+    // A long bound, so only the worker's exit can end the wait within the test.
+    const h = await Harness.start({ nodes: 3, electionTimeoutMs: [3_000, 6_000] });
+    const c = h.c;
+    const leader = await c.leader(20_000);
+    const follower = c.ids.find((id) => id !== leader)!;
+    await c.disconnect(follower);
+    await waitFor(() => c.state(follower).leaderId === null, 20_000, 'the follower to know no leader');
+    const start = performance.now();
+    const sent = c.clientTransport().send(follower, register, 20_000);
+    await c.status(follower);
+    h.willReplace(follower);
+    await c.crash(follower);
+    await expect(sent).rejects.toThrow(/before answering/);
+    expect(performance.now() - start).toBeLessThan(6_000);
+  });
+});
