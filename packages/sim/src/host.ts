@@ -1,5 +1,6 @@
 import type {
   Entry,
+  HardState,
   Message,
   NodeId,
   PreVote,
@@ -82,12 +83,20 @@ export interface HostService {
 /**
  * NodeHost runs one Raft server of the simulation: a {@link RaftNode} of the
  * real core plus its {@link Disk}, following the Ready contract of
- * `@xraft/core` (ready.ts) to the letter:
+ * `@xraft/core` (ready.ts) in the order the runtime's host (runtime/host.ts)
+ * carries it out, so the monitors check that order:
  *
  * 1. send `earlyMessages` at once (the leader's replication, thesis §10.2.1);
- * 2. hand `hardState` + `entries` to the disk as one atomic write, behind every earlier write;
- * 3. once that write is durable: send `messages` (votes and acknowledgements
- *    promise durable state, §5.2/§5.3), apply `committed`, call `advance`.
+ * 2. hand `hardState` + `entries` to the disk as one atomic write, behind
+ *    every earlier write. A hard state that differs only in its commit index
+ *    is not written alone: the commit index is volatile (Figure 2), so it
+ *    rides along with the next write;
+ * 3. apply `committed` at the end of the step, once its messages are out
+ *    (§5.3): a committed entry is durable on a majority already, so applying
+ *    it need not wait for this node's own write (etcd-io/raft's asynchronous
+ *    storage writes);
+ * 4. once that write (and every earlier one) is durable: send `messages`
+ *    (votes and acknowledgements promise durable state, §5.2/§5.3), then `advance`.
  *
  * `readStates` need no durability: each `ok` one is served (the read observes
  * the state machine) as soon as the applied index reaches its index.
@@ -122,6 +131,12 @@ export class NodeHost {
   private cause: Message | null = null;
   /** Reads confirmed `ok` whose index the state machine has not applied yet, in answer order. */
   private confirmedReads: ReadState[] = [];
+  /** Committed entries of this step's Readies, applied once the step is over (step 3). */
+  private committed: Array<readonly Entry[]> = [];
+  /** A commit-only hard state not written yet: it goes with the next write (step 2). */
+  private deferredHardState: HardState | null = null;
+  /** The term and vote last handed to the disk. */
+  private storedHardState: HardState | null = null;
 
   constructor(
     readonly id: NodeId,
@@ -152,6 +167,8 @@ export class NodeHost {
     const clock = this.env.scheduler.clockFor(this.id, () => this.afterTimer());
     this.clock = clock;
     const persisted = this.disk.persisted();
+    this.storedHardState = persisted.hardState;
+    this.deferredHardState = null;
     const node = new RaftNode({
       ...this.env.raftOptions,
       id: this.id,
@@ -174,7 +191,7 @@ export class NodeHost {
     }
     this.guard(() => node.start());
     this.drain();
-    this.env.observer.afterStep(this, null);
+    this.endStep(null);
   }
 
   /** crash kills the process: the statechart stops, timers vanish, unfinished writes are lost. */
@@ -203,6 +220,7 @@ export class NodeHost {
     if (!node) return false;
     this.node = null;
     this.confirmedReads = [];
+    this.committed = [];
     this.clock?.cancelAll();
     this.clock = null;
     try {
@@ -236,7 +254,7 @@ export class NodeHost {
     if (this.guard(() => node.step(m))) this.drain();
     this.voteRequest = null;
     this.cause = null;
-    obs.afterStep(this, m);
+    this.endStep(m);
   }
 
   /** propose submits commands to the server as a client would (Raft's Start()); null when it is down. */
@@ -246,7 +264,7 @@ export class NodeHost {
     this.coreEvents++;
     let result: ProposeResult | null = null;
     if (this.guard(() => (result = node.propose(commands)))) this.drain();
-    this.env.observer.afterStep(this, null);
+    this.endStep(null);
     return result;
   }
 
@@ -259,7 +277,7 @@ export class NodeHost {
     if (!node) return false;
     this.coreEvents++;
     if (this.guard(() => node.readIndex(ctx, mode))) this.drain();
-    this.env.observer.afterStep(this, null);
+    this.endStep(null);
     return true;
   }
 
@@ -269,7 +287,7 @@ export class NodeHost {
     if (!node) return;
     this.coreEvents++;
     if (this.guard(() => node.transferLeadership(to))) this.drain();
-    this.env.observer.afterStep(this, null);
+    this.endStep(null);
   }
 
   /** timers is the number of statechart timers pending (0 while down). */
@@ -280,7 +298,18 @@ export class NodeHost {
   private afterTimer(): void {
     this.coreEvents++;
     this.drain();
-    this.env.observer.afterStep(this, null);
+    this.endStep(null);
+  }
+
+  /**
+   * endStep ends a step of the node: the monitors observe its protocol state
+   * (a commit made in the step is then known to them), then the state machine
+   * applies the step's committed entries, whose messages are all out (step 3).
+   */
+  private endStep(cause: Message | null): void {
+    this.env.observer.afterStep(this, cause);
+    // One at a time: a step the service starts while applying applies after these, in log order.
+    while (this.committed.length > 0) this.apply(this.committed.shift()!);
   }
 
   /** drain takes every Ready the node has and starts carrying it out. */
@@ -317,25 +346,45 @@ export class NodeHost {
       if (rs.ok) this.confirmedReads.push(rs);
     }
     if (rd.readStates.length > 0) this.serveReads();
-    // 2. One atomic write, after every earlier one; 3. then messages, apply, advance.
+    // 3. Committed entries apply at the end of this step, whatever this node's own write.
+    if (rd.committed.length > 0) this.committed.push(rd.committed);
+    // 2. One atomic write, after every earlier one; 4. then messages and advance.
     const incarnation = this.incarnation;
     let sync = true;
-    this.disk.write(rd.hardState, rd.entries, () => {
+    this.disk.write(this.hardStateToWrite(rd), rd.entries, () => {
       if (this.node !== node || this.incarnation !== incarnation) return;
       for (const m of rd.messages) {
         obs.onSend(this, m, false);
         this.env.send(m);
       }
-      if (rd.committed.length > 0) this.apply(rd.committed);
       // Always: the core decides whether a durable write is news (entries, a new term or vote).
       this.coreEvents++;
       this.guard(() => node.advance(rd));
       if (!sync) {
         this.drain();
-        obs.afterStep(this, null);
+        this.endStep(null);
       }
     });
     sync = false;
+  }
+
+  /**
+   * hardStateToWrite is the hard state to write with `rd`: none when only the
+   * commit index changed and there is nothing else to write (it waits for the
+   * next write), the waiting one when `rd` has entries but no hard state of its own.
+   */
+  private hardStateToWrite(rd: Ready): HardState | null {
+    const hs = rd.hardState ?? this.deferredHardState;
+    if (hs === null) return null;
+    const stored = this.storedHardState;
+    const commitOnly = stored !== null && hs.term === stored.term && hs.vote === stored.vote;
+    if (commitOnly && rd.entries.length === 0) {
+      this.deferredHardState = hs;
+      return null;
+    }
+    this.deferredHardState = null;
+    this.storedHardState = hs;
+    return hs;
   }
 
   private apply(entries: readonly Entry[]): void {

@@ -105,6 +105,55 @@ describe('NodeHost follows the Ready contract', () => {
     expect(applied.get(leader.id)!.at(-1)!.index).toBe(r.index);
   });
 
+  test("committed entries apply in the step that learns the commit, before this node's own write lands (runtime order)", () => {
+    const { scheduler, wire, hosts, applied, errors } = setup(['n1', 'n2', 'n3']);
+    for (const h of hosts) h.start();
+    const deliverAll = () => {
+      while (wire.length > 0) {
+        const m = wire.shift()!;
+        hosts.find((h) => h.id === m.to)!.receive(m);
+      }
+    };
+    for (let t = 0; t < 2000 && !hosts.some((h) => h.raft?.role === 'leader'); t += 5) {
+      scheduler.runUntil(t);
+      deliverAll();
+    }
+    const leader = hosts.find((h) => h.raft?.role === 'leader')!;
+    const [f1, f2] = hosts.filter((h) => h !== leader) as [NodeHost, NodeHost];
+    scheduler.runUntil(scheduler.now + 20);
+    deliverAll();
+    // The leader's disk turns slow: its own write of the entry lands long after the followers'.
+    leader.disk.conditions = { ...FAST_DISK, fsyncMs: [100, 100] };
+    const r = leader.propose([new TextEncoder().encode('x')])!;
+    const aes = wire.splice(0).filter((m) => m.type === 'AppendEntries');
+    for (const ae of aes) hosts.find((h) => h.id === ae.to)!.receive(ae);
+    scheduler.runUntil(scheduler.now + 5); // the followers' writes land: they acknowledge
+    const acks = wire.splice(0).filter((m) => m.type === 'AppendEntriesResponse' && m.index === r.index);
+    expect(acks).toHaveLength(2);
+    for (const ack of acks) leader.receive(ack);
+    expect(leader.raft!.log.committed).toBe(r.index); // a majority without the leader's own copy
+    expect(leader.disk.lastIndex()).toBeLessThan(r.index);
+    expect(applied.get(leader.id)!.at(-1)!.index).toBe(r.index);
+
+    // A follower learns the commit from the next append and applies at once; the commit index alone
+    // is not written (it is volatile, Figure 2): no write is issued for it.
+    const commits = wire.splice(0).filter((m) => m.to === f1.id);
+    expect(commits.length).toBeGreaterThan(0);
+    for (const m of commits) f1.receive(m);
+    expect(f1.raft!.log.committed).toBe(r.index);
+    expect(applied.get(f1.id)!.at(-1)!.index).toBe(r.index);
+    expect(f1.disk.pendingWrites()).toBe(0);
+    expect(f1.disk.hardState.commit).toBeLessThan(r.index);
+    // It rides along with the next write.
+    leader.propose([new TextEncoder().encode('y')]);
+    for (const m of wire.splice(0).filter((m) => m.to === f1.id)) f1.receive(m);
+    expect(f1.disk.pendingWrites()).toBe(1);
+    scheduler.runUntil(scheduler.now + 5);
+    expect(f1.disk.hardState.commit).toBe(r.index);
+    expect(f2.raft!.log.committed).toBeLessThan(r.index); // it heard nothing of the commit
+    expect(errors).toEqual([]);
+  });
+
   test('a crash loses the writes in flight; a restart reads back the disk', () => {
     const { scheduler, hosts, applied } = setup(['n1'], [50, 50]);
     const [n1] = hosts as [NodeHost];
