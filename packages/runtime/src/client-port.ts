@@ -3,7 +3,7 @@
  * a {@link ClientPorts}) reach a node worker. Each worker incarnation gets its
  * own `MessageChannel`; requests and responses are encoded bytes (the KV codec
  * of `@xraft/kv`), matched by id. The requests of one turn of the event loop
- * to one node travel as one {@link Frame}, and so do the responses of one turn
+ * to one node travel as one frame, and so do the responses of one turn
  * of the worker (DESIGN.md: batching decides everything): one `postMessage`
  * and one transferred buffer for all of them. The main side is a
  * `KvTransport` for `KvClient`; when a worker ends, every request in flight
@@ -14,18 +14,29 @@ import type { NodeId } from '@xraft/core';
 import { Deadlines, type KvTransport, UndeliveredError } from '@xraft/kv';
 
 /**
- * Frame carries the requests (main → worker) or responses (worker → main) of
- * one turn: the payload of message `i` is `bytes[ends[i-1], ends[i])`, its id
- * `ids[i]`. Responses also carry the requests that failed, with their error.
+ * A frame carries the messages of one turn in one buffer: requests (main →
+ * worker) or responses (worker → main), matched by id. Layout, in the
+ * platform's byte order (both ends are one process):
+ *
+ * ```
+ * [0, 8)             n, as a float64
+ * [8, 8 + 8n)        the ids, float64 (safe integers)
+ * [8 + 8n, 8 + 12n)  the ends, uint32: message i is payload[ends[i-1], ends[i])
+ * [8 + 12n, ...)     the payloads, back to back
+ * ```
+ *
+ * One buffer instead of one per field: `postMessage` costs per buffer. A
+ * frame goes alone, or as {@link FrameWithErrors} when requests failed.
  */
-interface Frame {
-  readonly ids: Float64Array;
-  readonly ends: Uint32Array;
-  readonly bytes: Uint8Array;
-  readonly errors?: ReadonlyArray<readonly [id: number, error: string]>;
+interface FrameWithErrors {
+  readonly frame: Uint8Array;
+  readonly errors: ReadonlyArray<readonly [id: number, error: string]>;
 }
 
-/** Outbox gathers the messages of one turn and packs them into one {@link Frame}. */
+/** Frames at least this large are transferred; smaller ones are cloned, which costs less than detaching a buffer. */
+const TRANSFER_BYTES = 1024;
+
+/** Outbox gathers the messages of one turn and packs them into one frame. */
 class Outbox {
   private ids: number[] = [];
   private payloads: Uint8Array[] = [];
@@ -46,54 +57,74 @@ class Outbox {
     this.errors.push([id, error]);
   }
 
-  /** post sends what was gathered as one frame on `port`, its buffers transferred, and starts afresh. */
+  /** post sends what was gathered as one frame on `port` and starts afresh. */
   post(port: MessagePort): void {
     const n = this.ids.length;
-    const ids = new Float64Array(this.ids);
-    const ends = new Uint32Array(n);
-    const bytes = new Uint8Array(this.size);
-    let at = 0;
+    const buffer = new ArrayBuffer(8 + 12 * n + this.size);
+    const head = new Float64Array(buffer, 0, 1 + n);
+    const ends = new Uint32Array(buffer, 8 + 8 * n, n);
+    const bytes = new Uint8Array(buffer);
+    head[0] = n;
+    let at = 8 + 12 * n;
     for (let i = 0; i < n; i++) {
+      head[1 + i] = this.ids[i]!;
       const p = this.payloads[i]!;
       bytes.set(p, at);
       at += p.byteLength;
-      ends[i] = at;
+      ends[i] = at - 8 - 12 * n;
     }
-    const frame: Frame =
-      this.errors.length > 0 ? { ids, ends, bytes, errors: this.errors } : { ids, ends, bytes };
+    const errors = this.errors;
     this.ids = [];
     this.payloads = [];
-    this.errors = [];
     this.size = 0;
-    port.postMessage(frame, [ids.buffer, ends.buffer, bytes.buffer]);
+    const transfer = buffer.byteLength >= TRANSFER_BYTES ? [buffer] : undefined;
+    if (errors.length > 0) {
+      this.errors = [];
+      const m: FrameWithErrors = { frame: bytes, errors };
+      port.postMessage(m, transfer);
+    } else {
+      port.postMessage(bytes, transfer);
+    }
   }
 }
 
-/** readFrame checks a received frame and calls `each` per message; false if it is malformed (nothing is called). */
-function readFrame(m: unknown, each: (id: number, payload: Uint8Array) => void): boolean {
-  const f = m as Partial<Frame> | null;
-  if (
-    typeof f !== 'object' ||
-    f === null ||
-    !(f.ids instanceof Float64Array) ||
-    !(f.ends instanceof Uint32Array) ||
-    !(f.bytes instanceof Uint8Array) ||
-    f.ids.length !== f.ends.length
-  )
-    return false;
-  const { ids, ends, bytes } = f;
+/**
+ * readFrame checks a received frame and calls `each` per message; null if it
+ * is malformed (nothing is called), else the errors it carries.
+ */
+function readFrame(
+  m: unknown,
+  each: (id: number, payload: Uint8Array) => void,
+): ReadonlyArray<readonly [id: number, error: string]> | null {
+  let frame: unknown = m;
+  let errors: ReadonlyArray<readonly [id: number, error: string]> = NO_ERRORS;
+  if (!(m instanceof Uint8Array)) {
+    const f = m as Partial<FrameWithErrors> | null;
+    if (typeof f !== 'object' || f === null || !Array.isArray(f.errors)) return null;
+    frame = f.frame;
+    errors = f.errors;
+  }
+  if (!(frame instanceof Uint8Array) || frame.byteOffset !== 0 || frame.byteLength < 8) return null;
+  const buffer = frame.buffer;
+  const n = new Float64Array(buffer, 0, 1)[0]!;
+  if (!Number.isSafeInteger(n) || n < 0 || 8 + 12 * n > frame.byteLength) return null;
+  const ids = new Float64Array(buffer, 8, n);
+  const ends = new Uint32Array(buffer, 8 + 8 * n, n);
+  const payload = frame.subarray(8 + 12 * n);
   let start = 0;
-  for (let i = 0; i < ids.length; i++) {
-    if (!Number.isSafeInteger(ids[i]) || ends[i]! < start || ends[i]! > bytes.byteLength) return false;
+  for (let i = 0; i < n; i++) {
+    if (!Number.isSafeInteger(ids[i]) || ends[i]! < start || ends[i]! > payload.byteLength) return null;
     start = ends[i]!;
   }
   start = 0;
-  for (let i = 0; i < ids.length; i++) {
-    each(ids[i]!, bytes.subarray(start, ends[i]));
+  for (let i = 0; i < n; i++) {
+    each(ids[i]!, payload.subarray(start, ends[i]));
     start = ends[i]!;
   }
-  return true;
+  return errors;
 }
+
+const NO_ERRORS: ReadonlyArray<readonly [id: number, error: string]> = [];
 
 /**
  * serveClientPort answers the requests arriving on `port` with `handle`
@@ -131,7 +162,7 @@ export function serveClientPort(
     );
   };
   port.on('message', (m: unknown) => {
-    if (readFrame(m, serve)) return;
+    if (readFrame(m, serve) !== null) return;
     if (!warned) warn('dropped a malformed client request frame (further ones are dropped silently)');
     warned = true;
   });
@@ -233,9 +264,9 @@ export class ClientPorts implements KvTransport {
   }
 
   private answer(m: unknown): void {
-    const ok = readFrame(m, (id, response) => this.settle(id)?.resolve(response));
-    if (!ok) return; // Not from serveClientPort: the requests it may answer time out.
-    for (const [id, error] of (m as Frame).errors ?? []) {
+    const errors = readFrame(m, (id, response) => this.settle(id)?.resolve(response));
+    if (errors === null) return; // Not from serveClientPort: the requests it may answer time out.
+    for (const [id, error] of errors) {
       const p = this.settle(id);
       p?.reject(new Error(`${p.node}: ${error}`));
     }
