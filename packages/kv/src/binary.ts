@@ -13,6 +13,12 @@ const MAX_VARUINT = Number.MAX_SAFE_INTEGER;
 const MAX_VARUINT_BYTES = 8;
 /** The largest buffer {@link ByteWriter.reset} keeps. */
 const MAX_KEPT_BYTES = 64 * 1024;
+/** Strings up to this long are tried as ASCII first (written byte by byte; their length is one varuint byte). */
+const SHORT_STRING = 127;
+/** The size of the buffers {@link ByteWriter.copyShared} carves copies from. */
+const SLAB_BYTES = 8 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
 
 /**
  * ByteWriter builds a binary message in one growable buffer (doubling, so
@@ -84,6 +90,23 @@ export class ByteWriter {
 
   /** string writes a varuint UTF-8 byte length then the UTF-8 (encoded in place, no intermediate copy). */
   string(value: string): void {
+    const n = value.length;
+    if (n <= SHORT_STRING) {
+      this.reserve(1 + n);
+      const buf = this.buf;
+      let at = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at++] = c;
+      }
+      if (i === n) {
+        buf[this.pos] = n;
+        this.pos = at;
+        return;
+      }
+    }
     // UTF-8 takes at most 3 bytes per UTF-16 code unit; reserve that much, encode in place after a
     // provisional length, and move the bytes only when the real length needs a different varuint width.
     const max = value.length * 3;
@@ -113,6 +136,26 @@ export class ByteWriter {
   /** copy returns a copy of the bytes written, in an ArrayBuffer of exactly their size. */
   copy(): Uint8Array {
     return this.buf.slice(0, this.pos);
+  }
+
+  /**
+   * copyShared is {@link copy} for small messages that are only read (copied
+   * into a frame, decoded), never posted or transferred as they are: the copy
+   * is a view into a buffer shared with other such messages, which costs
+   * less than an ArrayBuffer of its own. Posting it would clone the whole
+   * shared buffer.
+   */
+  copyShared(): Uint8Array {
+    const n = this.pos;
+    if (n > SLAB_BYTES / 8) return this.copy();
+    if (slabUsed + n > SLAB_BYTES) {
+      slab = new Uint8Array(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    const out = slab.subarray(slabUsed, slabUsed + n);
+    for (let i = 0; i < n; i++) out[i] = this.buf[i]!;
+    slabUsed += n;
+    return out;
   }
 
   /**

@@ -149,24 +149,34 @@ export function encodeEntry(entry: KvEntry): Uint8Array {
 
 /** encodeRequest encodes a client request; for `register`/`batch` the bytes are the log entry. */
 export function encodeRequest(request: KvRequest): Uint8Array {
+  const w = scratch();
   switch (request.type) {
     case 'register':
-      return encodeRegister();
+      writeRegister(w);
+      break;
     case 'batch':
-      return encodeBatch(request.clientId, request.ackedSeq, request.commands);
+      writeBatch(w, request.clientId, request.ackedSeq, request.commands);
+      break;
     case 'read':
-      return encodeRead(request.mode, request.leaseClockDriftMs, request.queries);
+      writeRead(w, request.mode, request.leaseClockDriftMs, request.queries);
+      break;
     default:
-      return assertNever(request, 'kv request');
+      assertNever(request, 'kv request');
   }
+  return w.copy();
 }
 
-/** encodeRegister encodes a `register` request (the same bytes every time, copied: the caller owns them). */
+/*
+ * The encoders a client sends with: the same bytes as encodeRequest, in a
+ * buffer shared with other requests (ByteWriter.copyShared): to be read
+ * (copied into a frame, decoded), not posted or transferred as they are.
+ */
+
+/** encodeRegister encodes a `register` request. */
 export function encodeRegister(): Uint8Array {
   const w = scratch();
-  w.u8(FORMAT_VERSION);
-  w.u8(ENTRY_KIND.register);
-  return w.copy();
+  writeRegister(w);
+  return w.copyShared();
 }
 
 /**
@@ -186,20 +196,15 @@ export interface CommandFields {
   readonly expected?: Value | undefined;
 }
 
-/** encodeBatch encodes a `batch` request (and log entry) of `commands`. */
+/** encodeBatch encodes a `batch` request of `commands`. */
 export function encodeBatch(
   clientId: number,
   ackedSeq: number,
   commands: readonly CommandFields[],
 ): Uint8Array {
   const w = scratch();
-  w.u8(FORMAT_VERSION);
-  w.u8(ENTRY_KIND.batch);
-  w.varuint(clientId);
-  w.varuint(ackedSeq);
-  w.varuint(commands.length);
-  for (let i = 0; i < commands.length; i++) writeCommand(w, commands[i]!);
-  return w.copy();
+  writeBatch(w, clientId, ackedSeq, commands);
+  return w.copyShared();
 }
 
 /** QueryFields is what {@link encodeRead} reads of a query: a {@link KvQuery}, or any object with its fields. */
@@ -219,13 +224,41 @@ export function encodeRead(
   queries: readonly QueryFields[],
 ): Uint8Array {
   const w = scratch();
+  writeRead(w, mode, leaseClockDriftMs, queries);
+  return w.copyShared();
+}
+
+function writeRegister(w: ByteWriter): void {
+  w.u8(FORMAT_VERSION);
+  w.u8(ENTRY_KIND.register);
+}
+
+function writeBatch(
+  w: ByteWriter,
+  clientId: number,
+  ackedSeq: number,
+  commands: readonly CommandFields[],
+): void {
+  w.u8(FORMAT_VERSION);
+  w.u8(ENTRY_KIND.batch);
+  w.varuint(clientId);
+  w.varuint(ackedSeq);
+  w.varuint(commands.length);
+  for (let i = 0; i < commands.length; i++) writeCommand(w, commands[i]!);
+}
+
+function writeRead(
+  w: ByteWriter,
+  mode: ReadMode,
+  leaseClockDriftMs: number,
+  queries: readonly QueryFields[],
+): void {
   w.u8(FORMAT_VERSION);
   w.u8(ENTRY_KIND.read);
   w.u8(READ_MODES.indexOf(mode));
   w.varuint(leaseClockDriftMs);
   w.varuint(queries.length);
   for (let i = 0; i < queries.length; i++) writeQuery(w, queries[i]!);
-  return w.copy();
 }
 
 /** decodeEntry decodes a log entry; a read request is not an entry and is refused. */

@@ -15,6 +15,9 @@ export interface KvTransport {
    * an `UndeliveredError` only when the request surely never reached the node
    * (the client may then report a write as not applied); any other rejection
    * means "maybe delivered". A late response after a rejection is dropped.
+   * `request` may be a view into a buffer shared with other requests (the
+   * client's encoders share one, for speed): copy its bytes rather than post
+   * or transfer it as it is, and do not change them.
    */
   send(nodeId: string, request: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   /** close releases the transport's resources; called once by `KvClient.close`. */
