@@ -112,13 +112,21 @@ export default async function generate(task: GeneratorTask): Promise<GeneratorRe
     }, to - absNow()),
   ];
 
-  const one = async (kv: KvClient): Promise<'read' | 'write'> => {
-    const key = `k${Math.floor(random() * task.keys)}`;
-    const read = task.workload === 'get' || (task.workload === 'mixed' && random() < task.readRatio);
-    if (read) await kv.get(key);
-    else await kv.put(key, value);
-    return read ? 'read' : 'write';
+  /** Keys are made once each (a cache as large as the key space, up to a bound), not per operation. */
+  const keyCache: string[] = [];
+  const keyCacheSize = Math.min(task.keys, 1 << 20);
+  const nextKey = (): string => {
+    const i = Math.floor(random() * task.keys);
+    if (i >= keyCacheSize) return `k${i}`;
+    let key = keyCache[i];
+    if (key === undefined) keyCache[i] = key = `k${i}`;
+    return key;
   };
+  const nextIsRead = (): boolean =>
+    task.workload === 'get' || (task.workload === 'mixed' && random() < task.readRatio);
+  /** one sends one operation (key first, then read or write, from the seeded PRNG); the caller awaits it. */
+  const one = (kv: KvClient, key: string, read: boolean): Promise<unknown> =>
+    read ? kv.get(key) : kv.put(key, value);
   const count = (kind: 'read' | 'write', latencyMs: number) => {
     histogram.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
     if (kind === 'read') reads++;
@@ -130,18 +138,21 @@ export default async function generate(task: GeneratorTask): Promise<GeneratorRe
   };
 
   const closedLoop = async (kv: KvClient) => {
-    while (absNow() < to) {
-      const sent = absNow();
+    let now = absNow();
+    while (now < to) {
+      const sent = now;
+      const key = nextKey();
+      const read = nextIsRead();
       try {
-        const kind = await one(kv);
-        const done = absNow();
-        if (done >= from && done < to) {
+        await one(kv, key, read);
+        now = absNow();
+        if (now >= from && now < to) {
           ok++;
-          count(kind, done - sent);
+          count(read ? 'read' : 'write', now - sent);
         }
       } catch (err) {
-        const done = absNow();
-        if (done >= from && done < to) fail(err);
+        now = absNow();
+        if (now >= from && now < to) fail(err);
       }
     }
   };
@@ -161,11 +172,13 @@ export default async function generate(task: GeneratorTask): Promise<GeneratorRe
       }
       if (due > now) await sleep(due - now);
       const inWindow = due >= from;
+      const key = nextKey();
+      const read = nextIsRead();
       try {
-        const kind = await one(kv);
+        await one(kv, key, read);
         const done = absNow();
         if (done >= from && done < to) ok++;
-        if (inWindow) count(kind, done - due);
+        if (inWindow) count(read ? 'read' : 'write', done - due);
       } catch (err) {
         if (inWindow) fail(err);
       }
