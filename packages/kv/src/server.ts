@@ -146,8 +146,9 @@ function notLeader(node: KvNode): KvResponse {
 /** LeaderWaitOptions configure a {@link LeaderWait}. */
 export interface LeaderWaitOptions {
   /**
-   * Longest a request is held, in ms: about one maximum election timeout,
-   * within which an election normally ends (§5.2; a split vote takes another).
+   * How long after losing its leader a node holds requests, in ms: about one
+   * maximum election timeout, within which an election normally ends (§5.2;
+   * a split vote takes another).
    */
   readonly maxWaitMs: number;
   /** Most requests held at once (their bytes stay in memory); further ones are not held. Default 4096. */
@@ -167,8 +168,16 @@ interface Held {
  * backoff and a round over every node, which outlasts the election; held
  * instead, a request is answered as soon as the node learns the new leader
  * (a redirect with its hint) or becomes it (served), so clients see about
- * the election's unavailability. The node calls {@link leaderKnown} when it
- * learns a leader and {@link close} when it stops. Deadlines of all held
+ * the election's unavailability.
+ *
+ * Requests are held only within `maxWaitMs` of the node losing its leader
+ * (each until then at most). A node leaderless for longer is most likely cut
+ * off from a quorum: it answers at once again, so that a client's leader
+ * search still ends in NotLeaderError after its rounds rather than spending
+ * its whole deadline held (and failing with TimeoutError, outcome unknown).
+ *
+ * The node calls {@link leaderLost} and {@link leaderKnown} as the leader it
+ * knows of changes, and {@link close} when it stops. Deadlines of all held
  * requests share one timer.
  */
 export class LeaderWait {
@@ -176,6 +185,8 @@ export class LeaderWait {
   private readonly maxHeld: number;
   private readonly held = new Deadlines<Held>((h) => h.release());
   private closed = false;
+  /** When the node's current stretch without a known leader began (a `Date.now()` time); null while it knows one. */
+  private leaderlessSince: number | null = null;
 
   constructor(options: LeaderWaitOptions) {
     const { maxWaitMs, maxHeld = 4096 } = options;
@@ -193,18 +204,31 @@ export class LeaderWait {
   }
 
   /**
-   * wait resolves at {@link leaderKnown} or {@link close}, or after
-   * `maxWaitMs`; at once when closed or when `maxHeld` requests are held.
+   * wait is called while the node knows no leader; it resolves at
+   * {@link leaderKnown} or {@link close}, or `maxWaitMs` after the node lost
+   * its leader (after this call, if {@link leaderLost} was not called); at
+   * once when that time has passed, when closed, or when `maxHeld` requests
+   * are held.
    */
   wait(): Promise<void> {
-    if (this.closed || this.held.size >= this.maxHeld || this.maxWaitMs === 0) return Promise.resolve();
+    if (this.closed || this.held.size >= this.maxHeld) return Promise.resolve();
+    const now = Date.now();
+    this.leaderlessSince ??= now;
+    const deadline = this.leaderlessSince + this.maxWaitMs;
+    if (deadline <= now) return Promise.resolve();
     return new Promise((resolve) => {
-      this.held.add({ deadline: Date.now() + this.maxWaitMs, release: resolve });
+      this.held.add({ deadline, release: resolve });
     });
+  }
+
+  /** leaderLost notes that the node knows no leader any more (its leader went silent, or it campaigns). */
+  leaderLost(): void {
+    this.leaderlessSince ??= Date.now();
   }
 
   /** leaderKnown releases every held request: the node learned a leader or became one. */
   leaderKnown(): void {
+    this.leaderlessSince = null;
     if (this.held.size === 0) return;
     for (const h of this.held.values()) if (this.held.delete(h)) h.release();
   }

@@ -7,7 +7,7 @@ import type { KvRequest, KvResponse } from '../src/protocol.js';
 import { handleKvRequest, type KvNode, LeaderWait } from '../src/server.js';
 import { KvStateMachine } from '../src/state-machine.js';
 
-/** electingNode is a KvNode in an election: it knows no leader until `learn` says who leads. */
+/** electingNode is a KvNode in an election: it knows no leader until `learn` says who leads (`lose`: none again). */
 function electingNode(wait: LeaderWait) {
   const sm = new KvStateMachine();
   let leader: string | null = null;
@@ -24,7 +24,11 @@ function electingNode(wait: LeaderWait) {
     leader = who;
     wait.leaderKnown();
   };
-  return { node, learn };
+  const lose = () => {
+    leader = null;
+    wait.leaderLost();
+  };
+  return { node, learn, lose };
 }
 
 /** pending starts a request and reports its answer once there is one. */
@@ -98,6 +102,32 @@ describe('LeaderWait', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(await write.done).toEqual({ type: 'notLeader', leaderHint: null });
     expect(wait.size).toBe(0);
+  });
+
+  test('holds requests only within maxWaitMs of losing the leader: a node leaderless longer answers at once', async () => {
+    vi.useFakeTimers();
+    const wait = new LeaderWait({ maxWaitMs: 300 });
+    const { node, learn, lose } = electingNode(wait);
+    learn('n2');
+    lose();
+    await vi.advanceTimersByTimeAsync(200);
+    const late = pending(node, { type: 'register' });
+    await vi.advanceTimersByTimeAsync(99);
+    expect(late.answer()).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1); // 300 ms after the loss, not after the request
+    expect(await late.done).toEqual({ type: 'notLeader', leaderHint: null });
+    // Still no leader: most likely no quorum; answered at once, so clients' leader search ends as before.
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(await pending(node, { type: 'register' }).done).toEqual({ type: 'notLeader', leaderHint: null });
+    expect(wait.size).toBe(0);
+    // A leader comes and goes: a new stretch without one, during which requests are held again.
+    learn('n3');
+    lose();
+    const next = pending(node, { type: 'register' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(wait.size).toBe(1);
+    learn('n1');
+    expect(await next.done).toEqual({ type: 'notLeader', leaderHint: 'n1' });
   });
 
   test('holds at most maxHeld requests; the others are answered at once', async () => {

@@ -73,7 +73,7 @@ let resolveBooted: (h: NodeHost) => void = () => {};
 const booted = new Promise<NodeHost>((resolve) => {
   resolveBooted = resolve;
 });
-// Client requests reaching this node while it knows no leader wait for one, about one election at most (§6.2).
+// Client requests reaching this node while it knows no leader wait for one, for about one election (§6.2).
 const leaderWait = new LeaderWait({ maxWaitMs: boot.electionTimeoutMs[1] });
 const pauseCell = new Int32Array(boot.pause);
 const watchApplies = new Int32Array(boot.watchApplies);
@@ -163,9 +163,7 @@ host = new NodeHost({
   status: new StatusCell(boot.status),
   watchingApplies: () => Atomics.load(watchApplies, 0) !== 0,
   onApplied: (commands) => post({ kind: 'applied', commands }),
-  onLeaderChange: (leader) => {
-    if (leader !== null) leaderWait.leaderKnown();
-  },
+  onLeaderChange: (leader) => (leader === null ? leaderWait.leaderLost() : leaderWait.leaderKnown()),
   ...(boot.inspect
     ? {
         inspect: new Inspection(id, boot.incarnation, (records) => post({ kind: 'inspect', records }))

@@ -75,9 +75,12 @@ interface WaitingRead {
  * - `register` / `batch`: a follower answers `notLeader` with its leader hint
  *   (§6.2); one that knows no leader (its leader went silent, or it is a
  *   candidate) holds the request instead, as the runtime's `LeaderWait` does,
- *   until it learns one (then redirects, or serves the request if it leads)
- *   or for at most one maximum election timeout (then answers as it would
- *   have at once). It notices a leader at its next event: an applied entry
+ *   until it learns one (then redirects, or serves the request if it leads),
+ *   within one maximum election timeout of the first request it held since
+ *   it last knew a leader (then it answers as it would have at once, and so
+ *   answers later requests until it knows a leader again: a server leaderless
+ *   that long is most likely cut off from a quorum, and its clients' leader
+ *   search must end). It notices a leader at its next event: an applied entry
  *   (the new leader's no-op reaches its followers' state machines one round
  *   trip after it commits) or another request. The leader proposes the request bytes verbatim as the log entry
  *   and answers, once the entry is applied, with its apply result if the
@@ -101,6 +104,8 @@ export class KvServer implements HostService {
   private held: HeldRequest[] = [];
   /** The task that takes up the held requests once a leader is known. */
   private release: Task | null = null;
+  /** When this server first held a request since it last knew a leader (virtual ms); null while it knows one. */
+  private leaderlessSince: number | null = null;
 
   constructor(
     readonly host: NodeHost,
@@ -179,19 +184,23 @@ export class KvServer implements HostService {
   /**
    * hold keeps a request that reached this server while it is not the leader
    * and knows none (it has no redirect to give, §6.2) until
-   * {@link leaderMaybeKnown} finds a leader, then `serve`s it again; after one
-   * maximum election timeout it answers `notLeader` as it would have at once
-   * (or serves it, if it leads by then). False if the request is not held:
-   * a leader is known, or {@link MAX_HELD} requests are held already.
+   * {@link leaderMaybeKnown} finds a leader, then `serve`s it again; one
+   * maximum election timeout after the first request held without a leader
+   * it answers `notLeader` as it would have at once (or serves it, if it leads
+   * by then). False if the request is not held: a leader is known, that time
+   * has passed, or {@link MAX_HELD} requests are held already.
    */
   private hold(serve: () => void, reply: Reply): boolean {
     const raft = this.host.raft;
     if (raft === null || raft.leaderId !== null || this.held.length >= MAX_HELD) return false;
-    const maxWaitMs = raft.config.electionTimeoutMs[1];
+    const now = this.env.scheduler.now;
+    this.leaderlessSince ??= now;
+    const deadline = this.leaderlessSince + raft.config.electionTimeoutMs[1];
+    if (deadline <= now) return false;
     const held: HeldRequest = {
       serve,
-      bound: this.env.scheduler.after(
-        maxWaitMs,
+      bound: this.env.scheduler.at(
+        deadline,
         () => {
           this.held = this.held.filter((h) => h !== held);
           if (this.isLeader()) serve();
@@ -210,7 +219,9 @@ export class KvServer implements HostService {
    * server knows a leader: itself, or the one to redirect to.
    */
   private leaderMaybeKnown(): void {
-    if (this.held.length === 0 || this.release !== null || this.leaderHint() === null) return;
+    if (this.leaderHint() === null) return;
+    this.leaderlessSince = null;
+    if (this.held.length === 0 || this.release !== null) return;
     this.release = this.env.scheduler.after(
       0,
       () => {
@@ -286,6 +297,7 @@ export class KvServer implements HostService {
   halted(): void {
     for (const h of this.held) this.env.scheduler.cancel(h.bound);
     this.held = [];
+    this.leaderlessSince = null;
     if (this.release !== null) this.env.scheduler.cancel(this.release);
     this.release = null;
     this.awaited.clear();

@@ -53,7 +53,7 @@ describe('a simulated KV server that knows no leader (§6.2)', () => {
     });
   }
 
-  test('answers a held request as before, without a hint, one maximum election timeout after it came', () => {
+  test('answers a held request as before, without a hint, one maximum election timeout after it came, and later ones at once', () => {
     const sim = quietCluster(55);
     const leader = sim.leader()!;
     const follower = sim.hosts.find((h) => h !== leader)!;
@@ -72,6 +72,17 @@ describe('a simulated KV server that knows no leader (§6.2)', () => {
     sim.runUntil(arrived + bound);
     expect(replies).toEqual([{ type: 'notLeader', leaderHint: null }]);
     expect(read).toEqual([{ type: 'notLeader', leaderHint: null }]);
+    // Leaderless for longer than an election takes (no quorum, most likely): answered at once until it knows one.
+    expect(ask(sim, follower.id, register)).toEqual([{ type: 'notLeader', leaderHint: null }]);
+    sim.network.heal();
+    expect(runUntilTrue(sim, () => follower.raft!.leaderId !== null, 1000)).toBe(true);
+    // The server notices the leader at its next event (here a request), and holds again once it is lost again.
+    expect(ask(sim, follower.id, register)).toEqual([
+      { type: 'notLeader', leaderHint: follower.raft!.leaderId },
+    ]);
+    sim.network.partition([[follower.id], sim.hosts.filter((h) => h !== follower).map((h) => h.id)]);
+    expect(runUntilTrue(sim, () => knowsNoLeader(follower), 1000)).toBe(true);
+    expect(ask(sim, follower.id, register)).toEqual([]);
   });
 
   test('a crash drops held requests with the process: no answer, and no bound firing after a restart', () => {
