@@ -1,12 +1,19 @@
-import type { MessagePort } from 'node:worker_threads';
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { Entry, HardState, PersistedState } from '@xraft/core';
-import type { Snapshot, Storage } from '@xraft/storage';
+import { checkSnapshotMeta, LogState, type Snapshot, type SnapshotMeta, type Storage } from '@xraft/storage';
+import { packEntries, unpackEntries } from './packed-entries.js';
 
-type Op = 'load' | 'persist' | 'entries' | 'saveSnapshot' | 'loadSnapshot' | 'compact' | 'installSnapshot';
+type ReadOp = 'load' | 'loadSnapshot';
+type WriteOp = 'persist' | 'saveSnapshot' | 'compact' | 'installSnapshot';
 
+/**
+ * A call on the port. Reads carry an id (> 0) and are answered; writes carry
+ * id 0 and are answered only if they fail. A persist's entries travel packed
+ * (packed-entries.ts) with the index of the first: `[hardState, bytes, first]`.
+ */
 interface Request {
   readonly id: number;
-  readonly op: Op;
+  readonly op: ReadOp | WriteOp;
   readonly args: unknown[];
 }
 
@@ -14,95 +21,157 @@ type Response =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
-const OPS: ReadonlySet<string> = new Set<Op>([
+const OPS: ReadonlySet<string> = new Set<ReadOp | WriteOp>([
   'load',
-  'persist',
-  'entries',
-  'saveSnapshot',
   'loadSnapshot',
+  'persist',
+  'saveSnapshot',
   'compact',
   'installSnapshot',
 ]);
 
 /**
- * serveStorage answers a node worker's {@link RemoteStorage} from `storage`,
- * which lives in the main thread and so outlives the worker: this is how
+ * serveStorage keeps `storage` for a node worker's {@link RemoteStorage}. It
+ * lives in the main thread and so outlives the worker: this is how
  * `storage: 'memory'` survives a crashed worker (it does not survive the
- * process). Requests are carried out in arrival order, each answered once the
- * storage resolved it. The returned function stops serving and closes the port;
- * the storage itself stays open for the node's next incarnation.
+ * process). Calls are carried out in arrival order. The returned function,
+ * called once the worker has exited, first carries out every write the worker
+ * posted and this side has not read yet (a write is the main thread's once
+ * posted), then stops serving and closes the port; the storage stays open for
+ * the node's next incarnation.
  */
 export function serveStorage(storage: Storage, port: MessagePort): () => void {
-  port.on('message', (req: Request) => {
-    if (!OPS.has(req.op)) {
-      port.postMessage({ id: req.id, ok: false, error: `unknown storage op ${String(req.op)}` });
-      return;
-    }
-    const call = (storage[req.op] as (...args: unknown[]) => Promise<unknown>).apply(storage, req.args);
+  let serving = true;
+  const answer = (res: Response) => {
+    if (serving) port.postMessage(res);
+  };
+  const serve = (req: Request) => {
+    const call = carryOut(storage, req);
     call.then(
-      (value) => port.postMessage({ id: req.id, ok: true, value } satisfies Response),
-      (err: unknown) => port.postMessage({ id: req.id, ok: false, error: String(err) } satisfies Response),
+      (value) => {
+        if (req.id !== 0) answer({ id: req.id, ok: true, value });
+      },
+      (err: unknown) => answer({ id: req.id, ok: false, error: String(err) }),
     );
-  });
+  };
+  port.on('message', serve);
   return () => {
     port.removeAllListeners('message');
+    for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+      serve(m.message as Request);
+    }
+    serving = false;
     port.close();
   };
 }
 
+function carryOut(storage: Storage, req: Request): Promise<unknown> {
+  if (!OPS.has(req.op)) return Promise.reject(new Error(`unknown storage op ${String(req.op)}`));
+  if (req.op === 'persist') {
+    const [hardState, bytes, first] = req.args as [HardState | null, Uint8Array, number];
+    const entries = unpackEntries(bytes, first - 1, 0, Number.MAX_SAFE_INTEGER);
+    if (typeof entries === 'string') return Promise.reject(new Error(`persist: ${entries}`));
+    return storage.persist(hardState, entries);
+  }
+  return (storage[req.op] as (...args: unknown[]) => Promise<unknown>).apply(storage, req.args);
+}
+
 /**
- * RemoteStorage is a {@link Storage} whose data lives on the other end of a
- * port (see {@link serveStorage}). A write resolves once the other side holds
- * it; a worker killed before that may or may not have made it, as with a
- * write cut short by a crash, and nothing was acknowledged on its strength.
+ * RemoteStorage is a node worker's {@link Storage} whose data the main thread
+ * keeps (see {@link serveStorage}). A write is checked against, and applied
+ * to, an image of the storage in the worker (a `LogState`, the rules every
+ * Storage shares; it also answers `entries`), then posted, and resolves: once
+ * posted it is in the main thread's queue and survives the worker however it
+ * dies, as a write on disk survives a crash, and `serveStorage` carries it out
+ * before the node's next incarnation loads. So no write waits for a round trip
+ * to the main thread. `load` and `loadSnapshot` ask the main thread, which
+ * answers after the writes posted before them.
  */
 export class RemoteStorage implements Storage {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private closed = false;
-  /** Settles after the last call issued (calls are answered in order). */
+  /** Set when the main thread failed a write this side accepted: every later call rejects with it. */
+  private failed: Error | null = null;
+  /** The storage as this side's writes left it; null until load(). */
+  private image: LogState | null = null;
+  /** The latest snapshot saved or installed (what compaction and installs go by, as MemoryStorage's). */
+  private issued: SnapshotMeta | null = null;
+  /** Settles after the last read issued (reads are answered in order). */
   private last: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly port: MessagePort) {
     port.on('message', (res: Response) => {
+      if (res.id === 0) {
+        if (!res.ok) this.fail(new Error(`storage: the main thread failed a write: ${res.error}`));
+        return;
+      }
       const p = this.pending.get(res.id);
       if (p === undefined) return;
       this.pending.delete(res.id);
       if (res.ok) p.resolve(res.value);
       else p.reject(new Error(`storage: ${res.error}`));
     });
-    port.on('close', () => this.failAll(new Error('storage: the main thread closed the storage port')));
+    port.on('close', () => this.fail(new Error('storage: the main thread closed the storage port')));
   }
 
-  load(): Promise<PersistedState> {
-    return this.call('load', []) as Promise<PersistedState>;
+  async load(): Promise<PersistedState> {
+    const state = (await this.ask('load', [])) as PersistedState;
+    if (this.image === null) {
+      const image = new LogState();
+      image.hardState = state.hardState;
+      image.log = state.entries.slice();
+      const point = state.snapshot ?? { index: 0, term: 0 };
+      image.offset = point.index;
+      image.offsetTerm = point.term;
+      this.issued = point.index > 0 ? point : null;
+      this.image = image;
+    }
+    return state;
   }
 
-  persist(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
-    return this.call('persist', [hardState, entries]) as Promise<void>;
+  async persist(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+    const image = this.ready('persist');
+    image.checkPersist(entries);
+    image.persist(hardState, entries);
+    this.post('persist', [hardState, packEntries(entries), entries[0]?.index ?? 0]);
   }
 
-  entries(lo: number, hi: number): Promise<Entry[]> {
-    return this.call('entries', [lo, hi]) as Promise<Entry[]>;
+  async entries(lo: number, hi: number): Promise<Entry[]> {
+    return this.ready('entries').entries(lo, hi);
   }
 
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.call('saveSnapshot', [snapshot]) as Promise<void>;
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    this.ready('saveSnapshot');
+    checkSnapshotMeta('saveSnapshot', snapshot.meta);
+    if (this.issued === null || snapshot.meta.index >= this.issued.index) this.issued = snapshot.meta;
+    this.post('saveSnapshot', [snapshot]);
   }
 
-  loadSnapshot(): Promise<Snapshot | null> {
-    return this.call('loadSnapshot', []) as Promise<Snapshot | null>;
+  async loadSnapshot(): Promise<Snapshot | null> {
+    const snapshot = (await this.ask('loadSnapshot', [])) as Snapshot | null;
+    // A restarted node's image learns the latest saved snapshot here (it may reach past the compaction point).
+    if (snapshot !== null && (this.issued === null || snapshot.meta.index > this.issued.index))
+      this.issued = snapshot.meta;
+    return snapshot;
   }
 
-  compact(index: number): Promise<void> {
-    return this.call('compact', [index]) as Promise<void>;
+  async compact(index: number): Promise<void> {
+    const image = this.ready('compact');
+    if (index <= image.offset) return;
+    image.compact(index, image.compactTerm(index, this.issued));
+    this.post('compact', [index]);
   }
 
-  installSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.call('installSnapshot', [snapshot]) as Promise<void>;
+  async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const image = this.ready('installSnapshot');
+    checkSnapshotMeta('installSnapshot', snapshot.meta);
+    if (!image.install(snapshot.meta, this.issued)) return;
+    this.issued = snapshot.meta;
+    this.post('installSnapshot', [snapshot]);
   }
 
-  /** close waits for pending calls, then closes this side's port; the data stays with the main thread. */
+  /** close waits for pending reads, then closes this side's port; the data stays with the main thread. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -111,8 +180,21 @@ export class RemoteStorage implements Storage {
     this.port.close();
   }
 
-  private call(op: Op, args: unknown[]): Promise<unknown> {
+  private ready(op: string): LogState {
+    if (this.closed) throw new Error('storage is closed');
+    if (this.failed !== null) throw this.failed;
+    if (this.image === null) throw new Error(`RemoteStorage.${op}: call load() first`);
+    return this.image;
+  }
+
+  /** post hands a write the image accepted to the main thread (no answer unless it fails there). */
+  private post(op: WriteOp, args: unknown[]): void {
+    this.port.postMessage({ id: 0, op, args } satisfies Request);
+  }
+
+  private ask(op: ReadOp, args: unknown[]): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('storage is closed'));
+    if (this.failed !== null) return Promise.reject(this.failed);
     const id = this.nextId++;
     const promise = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -122,7 +204,8 @@ export class RemoteStorage implements Storage {
     return promise;
   }
 
-  private failAll(error: Error): void {
+  private fail(error: Error): void {
+    this.failed ??= error;
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
   }
