@@ -381,6 +381,10 @@ async function sweep(io: CliIO, o: CliOptions): Promise<number> {
   line('elections', fmt(total.elections));
   line('commits', `${fmt(total.committed)} entries; ${fmt(total.writes)} disk writes`);
   line(
+    'snapshots',
+    `${fmt(total.snapshotsTaken)} taken (${fmt(total.snapshotsPastOwnWrite)} past the node's own write in flight), ${fmt(total.snapshotsInstalled)} installed from a leader`,
+  );
+  line(
     'reads',
     `${fmt(total.reads)} sent: ${fmt(total.readsServed)} served and checked (${fmt(total.readsLeased)} by lease), ${fmt(total.readsRefused)} refused, ${fmt(total.reads - total.readsServed - total.readsRefused)} unanswered`,
   );

@@ -12,6 +12,7 @@ import type {
   ReadState,
   Ready,
   RequestVote,
+  Snapshot,
   StateMachine,
 } from '@xraft/core';
 import { RaftNode } from '@xraft/core';
@@ -33,6 +34,11 @@ export interface HostObserver {
   onDurable(host: NodeHost, w: DurableWrite): void;
   /** The node's state machine applied these committed entries, in order. */
   onApply(host: NodeHost, entries: readonly Entry[]): void;
+  /**
+   * The node's state machine was restored from a snapshot (§7): at a restart,
+   * or installed from the leader. `digest` names the state it holds ({@link digestEntry}).
+   */
+  onRestore(host: NodeHost, index: number, digest: number): void;
   /** The node answered a ReadIndex request (thesis §6.4) in the step that delivered `cause` (null: no message). */
   onReadState(host: NodeHost, state: ReadState, cause: Message | null): void;
   /** The node served a read it had confirmed, its state machine having applied the read's index. */
@@ -61,6 +67,34 @@ export interface HostEnv {
    * the KV workload); none by default: the host then only digests what it applies.
    */
   readonly stateMachine?: (id: NodeId) => StateMachine;
+  /** When to snapshot the state machine and compact the log (§7); never by default. */
+  readonly snapshotPolicy?: SnapshotPolicy;
+}
+
+/** SnapshotPolicy is when a host snapshots its state machine and compacts its log (§7). */
+export interface SnapshotPolicy {
+  /** Snapshot once this many entries were applied since the latest snapshot. */
+  readonly entries: number;
+  /** Entries the log keeps before the snapshot point, for followers that lag a little. */
+  readonly keepEntries: number;
+}
+
+/**
+ * encodeSnapshot is the data of a simulated snapshot: the digest of the
+ * applied entries ({@link digestEntry}), then the state machine's own snapshot, if any.
+ */
+export function encodeSnapshot(digest: number, state: Uint8Array | null): Uint8Array {
+  const out = new Uint8Array(4 + (state?.byteLength ?? 0));
+  new DataView(out.buffer).setUint32(0, digest);
+  if (state !== null) out.set(state, 4);
+  return out;
+}
+
+/** decodeSnapshot reads back what {@link encodeSnapshot} wrote. */
+export function decodeSnapshot(data: Uint8Array): { digest: number; state: Uint8Array } {
+  if (data.byteLength < 4) throw new Error(`a snapshot of ${data.byteLength} bytes has no digest`);
+  const digest = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+  return { digest, state: data.subarray(4) };
 }
 
 /**
@@ -94,7 +128,10 @@ export interface HostService {
  * 3. apply `committed` at the end of the step, once its messages are out
  *    (§5.3): a committed entry is durable on a majority already, so applying
  *    it need not wait for this node's own write (etcd-io/raft's asynchronous
- *    storage writes);
+ *    storage writes); only a snapshot from the leader, and every Ready
+ *    behind it, applies after the install is durable. Then, per the
+ *    {@link SnapshotPolicy}, snapshot the state machine and compact (§7),
+ *    whether or not this node's own writes of the entries have landed;
  * 4. once that write (and every earlier one) is durable: send `messages`
  *    (votes and acknowledgements promise durable state, §5.2/§5.3), then `advance`.
  *
@@ -103,10 +140,8 @@ export interface HostService {
  *
  * A crash stops the statechart, cancels its timers and discards every write
  * still in flight, and loses the state machine; a restart builds a fresh
- * RaftNode from what the disk holds and a fresh state machine, which the
- * committed entries then rebuild from index 1 (the simulated host takes no
- * snapshots yet: {@link resetStateMachine} and {@link applyEntry} are the two
- * places that will restore and take one).
+ * RaftNode from what the disk holds and a fresh state machine, restored from
+ * the latest durable snapshot, which the committed entries after it rebuild.
  */
 export class NodeHost {
   /** The running server, or null while crashed. */
@@ -124,6 +159,11 @@ export class NodeHost {
   stateMachine: StateMachine | null = null;
   /** What serves clients on this host, if anything (the KV server). */
   service: HostService | null = null;
+  /**
+   * Snapshots taken (`pastOwnWrite` of them at an index this node's own write
+   * had not made durable yet) and installed from a leader, over all incarnations.
+   */
+  readonly snapshots = { taken: 0, pastOwnWrite: 0, installed: 0 };
   private clock: NodeClock | null = null;
   /** The vote request being stepped, so a grant in the resulting Ready can be checked against it. */
   private voteRequest: RequestVote | PreVote | null = null;
@@ -137,6 +177,10 @@ export class NodeHost {
   private deferredHardState: HardState | null = null;
   /** The term and vote last handed to the disk. */
   private storedHardState: HardState | null = null;
+  /** Readies carrying a snapshot from the leader not yet installed: later Readies apply after them. */
+  private installing = 0;
+  /** Entries applied since the latest snapshot (taken or restored). */
+  private sinceSnapshot = 0;
 
   constructor(
     readonly id: NodeId,
@@ -169,6 +213,7 @@ export class NodeHost {
     const persisted = this.disk.persisted();
     this.storedHardState = persisted.hardState;
     this.deferredHardState = null;
+    if (persisted.latestSnapshot !== undefined) this.restoreSnapshot(persisted.latestSnapshot);
     const node = new RaftNode({
       ...this.env.raftOptions,
       id: this.id,
@@ -186,7 +231,7 @@ export class NodeHost {
         time: this.env.scheduler.now,
         node: this.id,
         hardState: persisted.hardState,
-        lastIndex: persisted.entries.length,
+        lastIndex: this.disk.lastIndex(),
       });
     }
     this.guard(() => node.start());
@@ -221,6 +266,7 @@ export class NodeHost {
     this.node = null;
     this.confirmedReads = [];
     this.committed = [];
+    this.installing = 0;
     this.clock?.cancelAll();
     this.clock = null;
     try {
@@ -308,8 +354,11 @@ export class NodeHost {
    */
   private endStep(cause: Message | null): void {
     this.env.observer.afterStep(this, cause);
+    if (this.committed.length === 0) return;
     // One at a time: a step the service starts while applying applies after these, in log order.
     while (this.committed.length > 0) this.apply(this.committed.shift()!);
+    const node = this.node;
+    if (node !== null) this.maybeSnapshot(node);
   }
 
   /** drain takes every Ready the node has and starts carrying it out. */
@@ -346,26 +395,65 @@ export class NodeHost {
       if (rs.ok) this.confirmedReads.push(rs);
     }
     if (rd.readStates.length > 0) this.serveReads();
-    // 3. Committed entries apply at the end of this step, whatever this node's own write.
-    if (rd.committed.length > 0) this.committed.push(rd.committed);
-    // 2. One atomic write, after every earlier one; 4. then messages and advance.
+    // 3. Committed entries apply at the end of this step, whatever this node's own write,
+    // unless behind a snapshot being installed.
+    const applyNow = rd.snapshot === null && this.installing === 0;
+    if (applyNow && rd.committed.length > 0) this.committed.push(rd.committed);
+    if (!applyNow) this.installing++;
+    // 2. One atomic write (a received snapshot's install first), after every earlier one;
+    // 4. then messages and advance.
     const incarnation = this.incarnation;
     let sync = true;
-    this.disk.write(this.hardStateToWrite(rd), rd.entries, () => {
-      if (this.node !== node || this.incarnation !== incarnation) return;
-      for (const m of rd.messages) {
-        obs.onSend(this, m, false);
-        this.env.send(m);
-      }
-      // Always: the core decides whether a durable write is news (entries, a new term or vote).
-      this.coreEvents++;
-      this.guard(() => node.advance(rd));
-      if (!sync) {
-        this.drain();
-        this.endStep(null);
-      }
-    });
+    this.disk.write(
+      this.hardStateToWrite(rd),
+      rd.entries,
+      () => {
+        if (this.node !== node || this.incarnation !== incarnation) return;
+        if (!applyNow) this.installing--;
+        for (const m of rd.messages) {
+          obs.onSend(this, m, false);
+          this.env.send(m);
+        }
+        if (rd.snapshot !== null) {
+          this.snapshots.installed++;
+          this.restoreSnapshot(rd.snapshot);
+        }
+        if (!applyNow && rd.committed.length > 0) this.apply(rd.committed);
+        // Always: the core decides whether a durable write is news (entries, a new term or vote).
+        this.coreEvents++;
+        this.guard(() => node.advance(rd));
+        if (!applyNow && this.node === node) this.maybeSnapshot(node);
+        if (!sync) {
+          this.drain();
+          this.endStep(null);
+        }
+      },
+      rd.snapshot !== null ? { install: rd.snapshot } : null,
+    );
     sync = false;
+  }
+
+  /**
+   * maybeSnapshot takes a snapshot at the applied index once the policy says
+   * the log has grown enough (§7): the core keeps it for followers that need
+   * compacted entries and drops the entries it covers (but the last
+   * `keepEntries`); the disk stores it, then compacts as far as the core did,
+   * in one write behind every earlier one.
+   */
+  private maybeSnapshot(node: RaftNode): void {
+    const policy = this.env.snapshotPolicy;
+    if (policy === undefined || this.sinceSnapshot < policy.entries) return;
+    const index = this.applied;
+    const term = node.raft.log.term(index);
+    if (term === undefined) return;
+    const data = encodeSnapshot(this.appliedDigest, this.stateMachine?.snapshot() ?? null);
+    const pastOwnWrite = node.raft.log.stableIndex < index;
+    if (!this.guard(() => node.compact(index, data, policy.keepEntries))) return;
+    this.sinceSnapshot = 0;
+    this.snapshots.taken++;
+    if (pastOwnWrite) this.snapshots.pastOwnWrite++;
+    const save = { meta: { index, term }, data };
+    this.disk.write(null, [], () => {}, { save, compactTo: node.raft.log.snapshotIndex });
   }
 
   /**
@@ -397,19 +485,32 @@ export class NodeHost {
 
   /**
    * resetStateMachine starts an incarnation's state machine empty, at index 0
-   * (a boot or a restart: a crash lost the previous one); the committed
-   * entries the node hands out again rebuild it. Restoring a snapshot goes here.
+   * (a boot or a restart: a crash lost the previous one); the latest snapshot
+   * and the committed entries the node hands out again rebuild it.
    */
   private resetStateMachine(): void {
     this.applied = 0;
     this.appliedDigest = EMPTY_DIGEST;
+    this.sinceSnapshot = 0;
     this.stateMachine = this.env.stateMachine?.(this.id) ?? null;
+  }
+
+  /** restoreSnapshot replaces the state machine with a snapshot's (§7): at a restart, or installed from the leader. */
+  private restoreSnapshot(snapshot: Snapshot): void {
+    const { digest, state } = decodeSnapshot(snapshot.data);
+    this.stateMachine?.restore(state);
+    this.applied = snapshot.meta.index;
+    this.appliedDigest = digest;
+    this.sinceSnapshot = 0;
+    this.env.observer.onRestore(this, snapshot.meta.index, digest);
+    if (this.confirmedReads.length > 0) this.serveReads();
   }
 
   /** applyEntry applies one committed entry, in log order (§5.3), and hands its result to the service. */
   private applyEntry(e: Entry): void {
     this.appliedDigest = digestEntry(this.appliedDigest, e);
     this.applied = e.index;
+    this.sinceSnapshot++;
     const sm = this.stateMachine;
     const result = sm !== null && e.type === 'normal' ? sm.apply(e.data, e.index) : undefined;
     this.service?.applied(e, result);

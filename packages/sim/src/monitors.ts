@@ -9,6 +9,7 @@ import {
   type Raft,
   type RequestVote,
   type Role,
+  type Snapshot,
 } from '@xraft/core';
 import type { DurableWrite } from './disk.js';
 import type { SimEvent } from './trace.js';
@@ -58,8 +59,15 @@ export interface Violation {
 /** DurableView is the part of a node's disk the monitors read. */
 export interface DurableView {
   readonly hardState: HardState;
+  /** The durable entry at `index`; none once compacted (§7). */
   entry(index: number): Entry | undefined;
   lastIndex(): number;
+  /**
+   * The latest durable snapshot (§7), if any: it holds the effect of every
+   * entry up to its index (the simulation checks its digest against the
+   * committed log when it is stored).
+   */
+  readonly snapshot?: Snapshot | null;
 }
 
 /**
@@ -149,8 +157,10 @@ const TERM_BITS = 2 ** 24;
  * - State Machine Safety (§5.4.3): one committed entry per index, across all
  *   servers and all time; each server applies exactly those, in order; no
  *   server deletes an entry below its own commit index, in memory or on
- *   disk; every committed entry stays durable on a majority. (A server that
- *   missed the term of a commit may lose that entry to a stale leader: legal.)
+ *   disk; every committed entry stays durable on a majority, as an entry or
+ *   inside a snapshot; a server compacts only committed entries (§7), so the
+ *   monitors take its compacted prefix to be the committed one. (A server
+ *   that missed the term of a commit may lose that entry to a stale leader: legal.)
  * - Monotonic term and commit index per incarnation; durable term, vote and
  *   commit never regress across crashes.
  * - Single Vote (§5.2): at most one candidate granted a vote per term, per
@@ -406,6 +416,23 @@ export class Monitor {
     }
   }
 
+  /**
+   * onRestore checks a server's state machine restored from a snapshot (§7),
+   * at a restart or installed from the leader: it covers committed entries
+   * only, and the server applies on from its index.
+   */
+  onRestore(node: MonitoredNode, index: number): void {
+    const t = this.track(node);
+    if (index > this.committed.length) {
+      this.report(
+        'State Machine Safety',
+        node.id,
+        `${node.id} restored a snapshot at ${index}, beyond anything committed (${this.committed.length})`,
+      );
+    }
+    t.applied = index;
+  }
+
   /** onProposeAccepted records where a leader placed client commands, and checks they are there. */
   onProposeAccepted(node: MonitoredNode, commands: readonly Uint8Array[], result: ProposeResult): void {
     const raft = node.raft;
@@ -514,8 +541,28 @@ export class Monitor {
     const last = log.lastIndex();
     const mirror = t.mirror;
     const mlen = mirror.length;
+    // Entries up to the compaction point (§7) are gone from memory: they were committed, so the
+    // server's log holds the committed ones there.
+    const base = log.snapshotIndex;
+    if (base > this.committed.length) {
+      this.report(
+        'State Machine Safety',
+        id,
+        `${id} compacted its log up to ${base}, beyond anything committed (${this.committed.length})`,
+      );
+      return;
+    }
+    if (base > 0 && this.committed[base - 1]!.term !== log.snapshotTerm) {
+      this.report(
+        'State Machine Safety',
+        id,
+        `${id} compacted its log up to (${base},${log.snapshotTerm}) but (${base},${this.committed[base - 1]!.term}) was committed`,
+      );
+    }
+    const committed = this.committed;
+    const at = (i: number): Entry | undefined => (i <= base ? committed[i - 1] : log.entry(i));
     const deep = ++t.sinceDeep >= this.deepEvery;
-    if (!deep && last === mlen && (mlen === 0 || log.entry(mlen) === mirror[mlen - 1])) return;
+    if (!deep && last === mlen && (mlen === 0 || at(mlen) === mirror[mlen - 1])) return;
     if (deep) t.sinceDeep = 0;
     // k: first index where the log and the mirror differ.
     let k: number;
@@ -523,21 +570,21 @@ export class Monitor {
       const n = Math.min(last, mlen);
       k = n + 1;
       for (let i = 1; i <= n; i++) {
-        if (!sameEntry(log.entry(i), mirror[i - 1])) {
+        if (!sameEntry(at(i), mirror[i - 1])) {
           k = i;
           break;
         }
       }
     } else {
       let i = Math.min(last, mlen);
-      while (i > 0 && !sameEntry(log.entry(i), mirror[i - 1])) i--;
+      while (i > 0 && !sameEntry(at(i), mirror[i - 1])) i--;
       k = i + 1;
     }
     if (k > mlen && k > last) return;
 
     if (k <= mlen) {
       const removed = mirror[k - 1]!;
-      const replacement = log.entry(k);
+      const replacement = at(k);
       const span = `[${k}..${mlen}]`;
       if (wasLeader) {
         this.report(
@@ -566,7 +613,7 @@ export class Monitor {
 
     let prevTerm = k > 1 ? mirror[k - 2]!.term : 0;
     for (let i = k; i <= last; i++) {
-      const e = log.entry(i);
+      const e = at(i);
       if (e === undefined || e.index !== i) {
         this.report('Log Matching', id, `${id} holds ${e ? `entry ${e.index}` : 'nothing'} at index ${i}`);
         return;
@@ -766,9 +813,13 @@ export class Monitor {
     return false;
   }
 
+  /** durableHolders counts the servers whose disk holds `e`, as an entry or inside their latest snapshot. */
   private durableHolders(e: Entry): number {
     let n = 0;
-    for (const node of this.nodes) if (sameEntry(node.disk.entry(e.index), e)) n++;
+    for (const node of this.nodes) {
+      const disk = node.disk;
+      if (sameEntry(disk.entry(e.index), e) || (disk.snapshot?.meta.index ?? 0) >= e.index) n++;
+    }
     return n;
   }
 }

@@ -236,7 +236,7 @@ export class ReadMonitor {
   }
 
   /** digestAt is the digest of the committed entries 1..index (index ≤ the committed index). */
-  private digestAt(index: number): number {
+  digestAt(index: number): number {
     const d = this.digests;
     for (let i = d.length; i <= index; i++) d.push(digestEntry(d[i - 1]!, this.monitor.committedEntry(i)!));
     return d[index]!;

@@ -8,7 +8,7 @@ import {
   type FaultsOption,
   profileFor,
 } from './faults.js';
-import { type HostEnv, type HostObserver, NodeHost } from './host.js';
+import { decodeSnapshot, type HostEnv, type HostObserver, NodeHost, type SnapshotPolicy } from './host.js';
 import { checkKv, type KvCheckSummary } from './kv-check.js';
 import { describeEntry } from './kv-server.js';
 import { DEFAULT_KV_WORKLOAD, KvWorkload, type KvWorkloadOptions, type SimKvStats } from './kv-workload.js';
@@ -44,6 +44,12 @@ export interface SimOptions {
   readonly varyConfig?: boolean;
   /** Core options for every node, applied over the drawn ones. */
   readonly raft?: SimRaftOptions;
+  /**
+   * When servers snapshot their state machines and compact their logs (§7):
+   * never with false; by default drawn from the seed with `varyConfig`
+   * (never in some seeds), else never.
+   */
+  readonly snapshots?: false | SnapshotPolicy;
   /**
    * Client traffic of opaque commands and reads (default {@link
    * DEFAULT_WORKLOAD}; in the KV workload, none unless asked for here).
@@ -86,6 +92,8 @@ export interface ResolvedSimOptions {
   readonly liveness: boolean;
   readonly varyConfig: boolean;
   readonly raft: SimRaftOptions;
+  /** The snapshot policy of every server, or null: none taken. */
+  readonly snapshots: SnapshotPolicy | null;
   readonly workload: WorkloadOptions;
   /** The KV workload, or null when off. */
   readonly kv: KvWorkloadOptions | null;
@@ -116,6 +124,8 @@ export interface SimStats {
   messages: NetworkStats;
   /** Disk writes made durable. */
   writes: number;
+  /** Snapshots taken (`pastOwnWrite`: past the node's own write in flight) and installed from a leader (§7). */
+  snapshots: { taken: number; pastOwnWrite: number; installed: number };
   faults: NemesisStats;
   /** Virtual milliseconds from healing to a committed and applied fresh command (liveness), or -1. */
   recoveryMs: number;
@@ -200,6 +210,21 @@ export function resolveOptions(seed: number, options: SimOptions = {}): Resolved
       raft = { ...raft, maxClockDriftMs: Math.floor(minTimeout * share) };
     }
   }
+  let snapshots: SnapshotPolicy | null = null;
+  if (options.snapshots !== undefined) {
+    snapshots = options.snapshots === false ? null : options.snapshots;
+  } else if (varyConfig) {
+    // Its own stream, so the draws above stay what they were for every seed.
+    const sd = new Rng(mixSeed(seed, 10));
+    const entries = sd.pick([0, 10, 30, 100]);
+    if (entries > 0) snapshots = { entries, keepEntries: sd.pick([0, 0, 3, 20]) };
+  }
+  if (snapshots !== null && !(Number.isInteger(snapshots.entries) && snapshots.entries >= 1)) {
+    throw new RangeError(`snapshots.entries must be a positive integer, got ${snapshots.entries}`);
+  }
+  if (snapshots !== null && !(Number.isInteger(snapshots.keepEntries) && snapshots.keepEntries >= 0)) {
+    throw new RangeError(`snapshots.keepEntries must be an integer >= 0, got ${snapshots.keepEntries}`);
+  }
   const kv = resolveKv(seed, options.kv, varyConfig);
   // The KV clients replace the opaque traffic, unless it is asked for.
   const quiet: Partial<WorkloadOptions> = kv ? { meanIntervalMs: Infinity, readIntervalMs: Infinity } : {};
@@ -212,6 +237,7 @@ export function resolveOptions(seed: number, options: SimOptions = {}): Resolved
     liveness: options.liveness ?? true,
     varyConfig,
     raft,
+    snapshots,
     workload: { ...DEFAULT_WORKLOAD, ...quiet, ...options.workload },
     kv,
     traceCapacity: options.traceCapacity ?? 2000,
@@ -317,6 +343,7 @@ export class Simulation {
       send: (m) => this.network.send(m),
       observer: this.observer(),
       ...(o.kv ? { stateMachine: () => new KvStateMachine(o.kv!.sessionLimits) } : {}),
+      ...(o.snapshots !== null ? { snapshotPolicy: o.snapshots } : {}),
     };
     this.hosts = ids.map((id, i) => new NodeHost(id, env, new Rng(mixSeed(seed, 2, i))));
     for (const h of this.hosts) this.byId.set(h.id, h);
@@ -480,9 +507,13 @@ export class Simulation {
     const ok = !this.monitor.failed;
     let coreEvents = 0;
     let writes = 0;
+    const snapshots = { taken: 0, pastOwnWrite: 0, installed: 0 };
     for (const h of this.hosts) {
       coreEvents += h.coreEvents;
       writes += h.disk.writes;
+      snapshots.taken += h.snapshots.taken;
+      snapshots.pastOwnWrite += h.snapshots.pastOwnWrite;
+      snapshots.installed += h.snapshots.installed;
     }
     return {
       seed: this.seed,
@@ -499,6 +530,7 @@ export class Simulation {
         reads: this.readStats(),
         messages: { ...this.network.stats },
         writes,
+        snapshots,
         faults: { ...this.nemesis.stats },
         recoveryMs: this.recoveredAt >= 0 ? this.recoveredAt - this.healedAt : -1,
         kv: this.kv?.stats() ?? null,
@@ -698,6 +730,27 @@ export class Simulation {
     }
   }
 
+  /** checkSnapshot checks that a snapshot holds the state of the committed entries up to its index (§7). */
+  private checkSnapshot(host: NodeHost, index: number, data: Uint8Array, what: string): void {
+    this.checkSnapshotDigest(host, index, decodeSnapshot(data).digest, what);
+  }
+
+  private checkSnapshotDigest(host: NodeHost, index: number, digest: number, what: string): void {
+    if (index > this.monitor.committedIndex) {
+      this.monitor.report(
+        'State Machine Safety',
+        host.id,
+        `${host.id} ${what} a snapshot at ${index}, beyond anything committed (${this.monitor.committedIndex})`,
+      );
+    } else if (this.reads.digestAt(index) !== digest) {
+      this.monitor.report(
+        'State Machine Safety',
+        host.id,
+        `${host.id} ${what} a snapshot at ${index} that is not the state of the committed entries 1..${index}`,
+      );
+    }
+  }
+
   private observer(): HostObserver {
     const sim = this;
     return {
@@ -713,7 +766,7 @@ export class Simulation {
       },
       onDurable(host, w) {
         const last = w.entries[w.entries.length - 1];
-        if (w.hardState !== null || last !== undefined)
+        if (w.hardState !== null || last !== undefined || w.snapshot)
           sim.trace.record({
             kind: 'persist',
             time: sim.scheduler.now,
@@ -722,11 +775,19 @@ export class Simulation {
             first: w.entries[0]?.index ?? 0,
             entries: w.entries.length,
             lastIndex: last ? last.index : host.disk.lastIndex(),
+            ...(w.snapshot
+              ? { snapshotIndex: w.snapshot.meta.index, compactedTo: host.disk.compactedIndex() }
+              : {}),
           });
         sim.monitor.onDurable(host, w);
+        if (w.snapshot) sim.checkSnapshot(host, w.snapshot.meta.index, w.snapshot.data, 'stored');
       },
       onApply(host, entries) {
         sim.monitor.onApply(host, entries);
+      },
+      onRestore(host, index, digest) {
+        sim.monitor.onRestore(host, index);
+        sim.checkSnapshotDigest(host, index, digest, 'restored');
       },
       onReadState(host, state, cause) {
         sim.reads.onReadState(host, state, cause);

@@ -44,6 +44,10 @@ export interface PersistEvent extends EventBase {
   readonly first: number;
   readonly entries: number;
   readonly lastIndex: number;
+  /** A snapshot the write stored (§7): taken by the node, or installed from the leader; 0 when none. */
+  readonly snapshotIndex?: number;
+  /** The log's compaction point after the write (0: nothing compacted). */
+  readonly compactedTo?: number;
 }
 
 /** ProposeEvent: a client submitted a command to a node. */
@@ -249,6 +253,7 @@ export class Trace {
         this.mix(e.entries);
         this.mix(e.hardState?.term ?? -1);
         this.mix(e.hardState?.commit ?? -1);
+        this.mix(e.snapshotIndex ?? 0);
         break;
       case 'propose':
         this.mix(e.index);
@@ -431,6 +436,8 @@ export function describeEvent(e: SimEvent): string {
       const parts: string[] = [];
       if (e.hardState) parts.push(formatHardState(e.hardState));
       if (e.entries > 0) parts.push(`entries [${e.first}..${e.first + e.entries - 1}]`);
+      if (e.snapshotIndex)
+        parts.push(`snapshot at ${e.snapshotIndex}, log compacted to ${e.compactedTo ?? 0}`);
       return `${e.node} durable: ${parts.join(', ') || 'nothing new'} (log ends at ${e.lastIndex})`;
     }
     case 'propose':

@@ -24,6 +24,10 @@ export interface BatchResult {
   messages: number;
   dropped: number;
   writes: number;
+  /** Snapshots taken (past the node's own write in flight: `snapshotsPastOwnWrite`) and installed (§7). */
+  snapshotsTaken: number;
+  snapshotsPastOwnWrite: number;
+  snapshotsInstalled: number;
   crashes: number;
   partitions: number;
   pauses: number;
@@ -68,6 +72,9 @@ export function emptyBatchResult(): BatchResult {
     messages: 0,
     dropped: 0,
     writes: 0,
+    snapshotsTaken: 0,
+    snapshotsPastOwnWrite: 0,
+    snapshotsInstalled: 0,
     crashes: 0,
     partitions: 0,
     pauses: 0,
@@ -104,6 +111,9 @@ export function addBatchResult(into: BatchResult, b: BatchResult): BatchResult {
   into.messages += b.messages;
   into.dropped += b.dropped;
   into.writes += b.writes;
+  into.snapshotsTaken += b.snapshotsTaken;
+  into.snapshotsPastOwnWrite += b.snapshotsPastOwnWrite;
+  into.snapshotsInstalled += b.snapshotsInstalled;
   into.crashes += b.crashes;
   into.partitions += b.partitions;
   into.pauses += b.pauses;
@@ -145,6 +155,9 @@ export function runBatch(task: BatchTask): BatchResult {
     out.messages += s.messages.sent;
     out.dropped += s.messages.dropped;
     out.writes += s.writes;
+    out.snapshotsTaken += s.snapshots.taken;
+    out.snapshotsPastOwnWrite += s.snapshots.pastOwnWrite;
+    out.snapshotsInstalled += s.snapshots.installed;
     out.crashes += s.faults.crashes;
     out.partitions += s.faults.partitions;
     out.pauses += s.faults.pauses;

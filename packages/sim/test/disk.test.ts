@@ -75,6 +75,60 @@ describe('Disk', () => {
     expect(() => scheduler.runUntil(100)).toThrow(/a hole/);
   });
 
+  test('a snapshot is stored, then the log compacted up to it (§7); a restart reads both back', () => {
+    const { scheduler, disk, writes } = setup();
+    const log = [entry(1, 1), entry(2, 1), entry(3, 2), entry(4, 2)];
+    disk.write({ term: 2, vote: null, commit: 4 }, log, () => {});
+    const save = { meta: { index: 3, term: 2 }, data: new Uint8Array([7]) };
+    disk.write(null, [], () => {}, { save, compactTo: 2 });
+    expect(disk.snapshot).toBeNull();
+    scheduler.runUntil(100);
+    expect(writes[1]!.snapshot).toBe(save);
+    expect([disk.entry(2), disk.entry(3), disk.lastIndex()]).toEqual([undefined, log[2], 4]);
+    expect(disk.persisted()).toEqual({
+      hardState: { term: 2, vote: null, commit: 4 },
+      entries: [log[2], log[3]],
+      applied: 3,
+      snapshot: { index: 2, term: 1 },
+      latestSnapshot: save,
+    });
+    // Never past the snapshot, never behind the compaction point.
+    disk.write(null, [], () => {}, { compactTo: 4 });
+    scheduler.runUntil(200);
+    expect(disk.persisted().snapshot).toEqual({ index: 3, term: 2 });
+    disk.write(null, [entry(3, 3)], () => {});
+    expect(() => scheduler.runUntil(300)).toThrow(/compacted up to 3/);
+  });
+
+  test('an installed snapshot keeps the entries after it only if the log holds its last entry (§7)', () => {
+    const { scheduler, disk } = setup();
+    const log = [entry(1, 1), entry(2, 1), entry(3, 1)];
+    disk.write({ term: 1, vote: null, commit: 0 }, log, () => {});
+    const matching = { meta: { index: 2, term: 1 }, data: new Uint8Array() };
+    disk.write({ term: 1, vote: null, commit: 2 }, [], () => {}, { install: matching });
+    scheduler.runUntil(100);
+    expect(disk.persisted()).toMatchObject({ entries: [log[2]], snapshot: { index: 2, term: 1 } });
+    const conflicting = { meta: { index: 5, term: 3 }, data: new Uint8Array() };
+    disk.write({ term: 3, vote: null, commit: 5 }, [entry(6, 3)], () => {}, { install: conflicting });
+    scheduler.runUntil(200);
+    expect(disk.persisted()).toMatchObject({
+      entries: [expect.objectContaining({ index: 6 })],
+      snapshot: { index: 5, term: 3 },
+      latestSnapshot: conflicting,
+    });
+    expect(disk.lastIndex()).toBe(6);
+  });
+
+  test('a crash loses a snapshot write not yet durable', () => {
+    const { scheduler, disk } = setup([10, 10]);
+    disk.write({ term: 1, vote: null, commit: 1 }, [entry(1, 1)], () => {});
+    disk.write(null, [], () => {}, { save: { meta: { index: 1, term: 1 }, data: new Uint8Array() } });
+    expect(disk.crash()).toEqual({ lostWrites: 2, lostEntries: 1 });
+    scheduler.runUntil(1000);
+    expect(disk.snapshot).toBeNull();
+    expect(disk.lastIndex()).toBe(0);
+  });
+
   test('completions are deferred while the process is paused, keeping their order', () => {
     const { scheduler, disk } = setup([1, 1]);
     const done: number[] = [];

@@ -1,12 +1,12 @@
 import type { Entry, Message } from '@xraft/core';
 import { describe, expect, test } from 'vitest';
 import { FAST_DISK } from '../src/disk.js';
-import { type HostEnv, type HostObserver, NodeHost } from '../src/host.js';
+import { type HostEnv, type HostObserver, NodeHost, type SnapshotPolicy } from '../src/host.js';
 import { Rng } from '../src/rng.js';
 import { Scheduler } from '../src/scheduler.js';
 
 /** A bare host environment: messages go to `wire`, nothing is delivered unless the test does it. */
-function setup(ids: string[], fsyncMs: readonly [number, number] = [5, 5]) {
+function setup(ids: string[], fsyncMs: readonly [number, number] = [5, 5], snapshotPolicy?: SnapshotPolicy) {
   const scheduler = new Scheduler();
   const wire: Message[] = [];
   const applied = new Map<string, Entry[]>();
@@ -19,6 +19,7 @@ function setup(ids: string[], fsyncMs: readonly [number, number] = [5, 5]) {
     onApply: (h, es) => applied.set(h.id, [...(applied.get(h.id) ?? []), ...es]),
     onReadState: () => {},
     onReadServed: () => {},
+    onRestore: () => {},
     afterStep: () => {},
     onError: (_h, e) => errors.push(e),
   };
@@ -30,6 +31,7 @@ function setup(ids: string[], fsyncMs: readonly [number, number] = [5, 5]) {
     diskConditions: { ...FAST_DISK, fsyncMs },
     send: (m) => wire.push(m),
     observer,
+    ...(snapshotPolicy ? { snapshotPolicy } : {}),
   };
   const hosts = ids.map((id, i) => new NodeHost(id, env, new Rng(i)));
   return { scheduler, wire, applied, errors, hosts };
@@ -151,6 +153,51 @@ describe('NodeHost follows the Ready contract', () => {
     scheduler.runUntil(scheduler.now + 5);
     expect(f1.disk.hardState.commit).toBe(r.index);
     expect(f2.raft!.log.committed).toBeLessThan(r.index); // it heard nothing of the commit
+    expect(errors).toEqual([]);
+  });
+
+  test("a snapshot taken past the leader's own write in flight compacts its log once the write lands (§7); a restart restores it", () => {
+    const { scheduler, wire, hosts, applied, errors } = setup(['n1', 'n2', 'n3'], [5, 5], {
+      entries: 1,
+      keepEntries: 0,
+    });
+    for (const h of hosts) h.start();
+    const deliverAll = () => {
+      while (wire.length > 0) {
+        const m = wire.shift()!;
+        hosts.find((h) => h.id === m.to)!.receive(m);
+      }
+    };
+    for (let t = 0; t < 2000 && !hosts.some((h) => h.raft?.role === 'leader'); t += 5) {
+      scheduler.runUntil(t);
+      deliverAll();
+    }
+    const leader = hosts.find((h) => h.raft?.role === 'leader')!;
+    scheduler.runUntil(scheduler.now + 20);
+    deliverAll();
+    leader.disk.conditions = { ...FAST_DISK, fsyncMs: [100, 100] };
+    const r = leader.propose([new TextEncoder().encode('x')])!;
+    for (const ae of wire.splice(0).filter((m) => m.type === 'AppendEntries')) {
+      hosts.find((h) => h.id === ae.to)!.receive(ae);
+    }
+    scheduler.runUntil(scheduler.now + 5);
+    const acks = wire.splice(0).filter((m) => m.type === 'AppendEntriesResponse' && m.index === r.index);
+    const pastBefore = leader.snapshots.pastOwnWrite;
+    for (const ack of acks) leader.receive(ack);
+    // Applied and snapshot at once; the log keeps the entry until its own write lands.
+    expect(applied.get(leader.id)!.at(-1)!.index).toBe(r.index);
+    expect(leader.snapshots.pastOwnWrite).toBe(pastBefore + 1);
+    const log = leader.raft!.log;
+    expect(leader.raft!.snapshot!.meta.index).toBe(r.index);
+    expect([log.stableIndex, log.snapshotIndex]).toEqual([r.index - 1, r.index - 1]);
+    scheduler.runUntil(scheduler.now + 100);
+    expect([log.stableIndex, log.snapshotIndex]).toEqual([r.index, r.index]);
+    expect(leader.disk.snapshot!.meta.index).toBe(r.index);
+
+    const digest = leader.appliedDigest;
+    leader.crash();
+    leader.start();
+    expect([leader.applied, leader.appliedDigest]).toEqual([r.index, digest]);
     expect(errors).toEqual([]);
   });
 

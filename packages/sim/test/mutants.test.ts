@@ -213,6 +213,29 @@ const MUTANTS: Mutant[] = [
     caughtBy: ['Commit Rule', 'State Machine Safety', 'Durability', 'Core Error'],
   },
   {
+    name: 'installing a snapshot over a conflicting log while keeping the entries after it (§7)',
+    available: has(log, 'installSnapshot') && has(log, 'matchTerm'),
+    // Figure 13 rule 6 keeps the entries after the snapshot only if the log holds its last entry.
+    apply: () =>
+      patch(
+        RaftLog.prototype,
+        'installSnapshot',
+        (original) =>
+          function (this: RaftLog, index: number, term: number) {
+            const self = this as unknown as { matchTerm?: (i: number, t: number) => boolean };
+            const held = this.lastIndex() >= index;
+            self.matchTerm = () => held;
+            try {
+              (original as (i: number, t: number) => void).call(this, index, term);
+            } finally {
+              delete self.matchTerm;
+            }
+          },
+      ),
+    caughtBy: ['Log Matching', 'State Machine Safety', 'Leader Completeness', 'Core Error'],
+    options: { snapshots: { entries: 10, keepEntries: 0 } },
+  },
+  {
     name: 'serving a read without waiting for its heartbeat round (§6.4 step 3)',
     available: has(raft, 'sendEarly') && has(readOnly, 'confirm'),
     // Each round counts as confirmed the moment its heartbeats go out.
