@@ -2,7 +2,7 @@
 // KvClients (one call outstanding each, closed loop) against a fake leader
 // that answers every request at once. Run after `pnpm build`:
 //
-//   node packages/kv/bench/client.mjs [--transport direct|ports] [--clients 256]
+//   node packages/kv/bench/client.mjs [--transport direct|ports|cluster] [--clients 256]
 //        [--workload put|get] [--seconds 2] [--runs 5] [--value-bytes 100]
 //
 // - direct: the transport gathers the requests of one turn and answers them on
@@ -14,6 +14,11 @@
 //   to the leader: the figure is this thread's CPU (it includes the
 //   client-port frames), plus the process's GC helper threads share (the
 //   process's CPU minus both JS threads').
+// - cluster: a real 3-node Cluster (@xraft/runtime, disk storage in a temp
+//   directory, so that no storage runs in this thread), the clients
+//   in this thread over a client endpoint: the figure is this thread's CPU
+//   (the supervisor's share of it is small); the other threads, node workers
+//   included, are not separated, so no GC share is printed.
 //
 // CPU is read from /proc/thread-self/schedstat (ns on CPU, this thread only)
 // and process.cpuUsage(); each run is a fresh set of clients after one
@@ -109,6 +114,7 @@ async function main() {
   let transport;
   let worker;
   let leaderCpuNs;
+  let cluster;
   if (values.transport === 'direct') {
     transport = new DirectTransport();
     leaderCpuNs = async () => transport.leaderNs;
@@ -127,15 +133,23 @@ async function main() {
         worker.postMessage('cpu');
       });
     leaderCpuNs = ask;
+  } else if (values.transport === 'cluster') {
+    const { Cluster, ClientEndpointTransport } = await import('../../runtime/dist/index.js');
+    cluster = await Cluster.start({ nodes: 3, storage: 'disk', log: () => {} });
+    await cluster.leader();
+    // As the benchmark's generator reaches the nodes: over a client endpoint (here in this thread).
+    transport = new ClientEndpointTransport(cluster.clientEndpoint());
+    while (transport.connectedNodes.length < 3) await new Promise((r) => setTimeout(r, 10));
+    leaderCpuNs = async () => 0;
   } else {
-    throw new Error(`--transport must be direct or ports, got ${values.transport}`);
+    throw new Error(`--transport must be direct, ports or cluster, got ${values.transport}`);
   }
 
   const run = async () => {
-    const kvs = Array.from(
-      { length: clients },
-      () => new KvClient({ nodes: NODES, send: (n, r, t) => transport.send(n, r, t) }),
-    );
+    // Every client shares the transport (closing a client must not close it), with its dispatch if it has one.
+    const shared = { nodes: transport.nodes, send: (n, r, t) => transport.send(n, r, t) };
+    if (transport.dispatch) shared.dispatch = (n, r, t, target) => transport.dispatch(n, r, t, target);
+    const kvs = Array.from({ length: clients }, () => new KvClient(shared));
     let ops = 0;
     let stop = false;
     let measuring = false;
@@ -166,7 +180,10 @@ async function main() {
     const leader = leader1 - leader0;
     // direct: the leader ran in this thread; ports: in the worker, a thread of this process.
     const client = values.transport === 'direct' ? thread1 - thread0 - leader : thread1 - thread0;
-    const gc = proc1 - proc0 - (thread1 - thread0) - (values.transport === 'direct' ? 0 : leader);
+    const gc =
+      values.transport === 'cluster'
+        ? 0
+        : proc1 - proc0 - (thread1 - thread0) - (values.transport === 'direct' ? 0 : leader);
     return {
       opsPerS: (n / elapsed) * 1000,
       clientUs: client / n / 1000,
@@ -192,6 +209,10 @@ async function main() {
     `  runs (client thread + other threads): ${results.map((r) => `${r.clientUs.toFixed(2)}+${r.gcUs.toFixed(2)}`).join(' ')}`,
   );
   if (worker) await worker.terminate();
+  if (cluster) {
+    transport.close();
+    await cluster.stop();
+  }
 }
 
 async function serve() {

@@ -11,7 +11,7 @@ import {
   UndeliveredError,
 } from './errors.js';
 import type { KvResponse } from './protocol.js';
-import type { KvTransport } from './transport.js';
+import type { KvTransport, SendTarget } from './transport.js';
 import { checkKey, own, show } from './validate.js';
 
 /** KvClientOptions configure a {@link KvClient} (`cluster.client(options)`). */
@@ -220,15 +220,30 @@ class Lane<C extends Call> {
 
 const EMPTY_BYTES = new Uint8Array(0);
 
-/** Attempt is one request to one node awaiting its answer until `deadline`. */
-class Attempt {
+/** AttemptOwner is the client's side of its attempts (its private methods, reached from {@link Attempt}). */
+interface AttemptOwner {
+  answered(attempt: Attempt, response: Uint8Array): void;
+  failed(attempt: Attempt, error: unknown): void;
+}
+
+/** Attempt is one request to one node awaiting its answer until `deadline`; the transport's {@link SendTarget}. */
+class Attempt implements SendTarget {
   /** Its slot in the client's `attempts` {@link Deadlines}. */
   deadlineSlot = -1;
 
   constructor(
     readonly lane: Lane<Call>,
     readonly deadline: number,
+    private readonly owner: AttemptOwner,
   ) {}
+
+  answered(response: Uint8Array): void {
+    this.owner.answered(this, response);
+  }
+
+  failed(error: unknown): void {
+    this.owner.failed(this, error);
+  }
 }
 
 /** What ended an attempt without a response: surely not delivered, or maybe delivered (no answer came). */
@@ -281,6 +296,10 @@ export class KvClient {
   private readonly attempts = new Deadlines<Attempt>((attempt) => this.attemptEnded(attempt.lane, MAYBE));
   /** Wake-ups of backoff sleeps, for close(). */
   private readonly sleepers = new Set<() => void>();
+  private readonly attemptOwner: AttemptOwner = {
+    answered: (attempt, response) => this.attemptAnswered(attempt, response),
+    failed: (attempt, error) => this.attemptFailed(attempt, error),
+  };
 
   constructor(
     private readonly transport: KvTransport,
@@ -733,20 +752,22 @@ export class KvClient {
     lane.node = node;
     const timeoutMs = Math.min(this.options.attemptTimeoutMs, remaining);
     // Our own deadline too: a transport that never settles must not stall the batch behind this attempt.
-    const attempt = new Attempt(lane, Date.now() + timeoutMs + SEND_GRACE_MS);
+    const attempt = new Attempt(lane, Date.now() + timeoutMs + SEND_GRACE_MS, this.attemptOwner);
     this.attempts.add(attempt);
-    let sent: Promise<Uint8Array>;
+    const transport = this.transport;
     try {
-      sent = this.transport.send(node, lane.request, timeoutMs);
+      if (transport.dispatch !== undefined) {
+        transport.dispatch(node, lane.request, timeoutMs, attempt);
+      } else {
+        transport.send(node, lane.request, timeoutMs).then(
+          (bytes) => attempt.answered(bytes),
+          (err: unknown) => attempt.failed(err),
+        );
+      }
     } catch (err) {
       // As if it had rejected: the attempt ends on a later tick, never inside this one.
-      queueMicrotask(() => this.attemptFailed(attempt, err));
-      return;
+      queueMicrotask(() => attempt.failed(err));
     }
-    sent.then(
-      (bytes) => this.attemptAnswered(attempt, bytes),
-      (err: unknown) => this.attemptFailed(attempt, err),
-    );
   }
 
   private attemptAnswered(attempt: Attempt, bytes: Uint8Array): void {

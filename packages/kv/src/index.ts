@@ -49,4 +49,4 @@ export {
 export type { SessionLimits } from './sessions.js';
 export { SNAPSHOT_VERSION } from './snapshot.js';
 export { DEFAULT_SESSION_LIMITS, KvStateMachine, type KvStateMachineOptions } from './state-machine.js';
-export type { KvTransport } from './transport.js';
+export type { KvTransport, SendTarget } from './transport.js';

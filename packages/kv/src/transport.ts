@@ -20,6 +20,22 @@ export interface KvTransport {
    * or transfer it as it is, and do not change them.
    */
   send(nodeId: string, request: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /**
+   * dispatch, if a transport has it, is {@link send} without a promise: the
+   * outcome goes to `target` instead (a `KvClient` then uses it, sparing a
+   * promise and its callbacks per request). Exactly one of `target`'s methods
+   * is called, once, and never before `dispatch` has returned; `failed` gets
+   * what `send` would reject with.
+   */
+  dispatch?(nodeId: string, request: Uint8Array, timeoutMs: number, target: SendTarget): void;
   /** close releases the transport's resources; called once by `KvClient.close`. */
   close?(): void | Promise<void>;
+}
+
+/** SendTarget receives the outcome of one {@link KvTransport.dispatch}. */
+export interface SendTarget {
+  /** The node's encoded response arrived. */
+  answered(response: Uint8Array): void;
+  /** No response: an `UndeliveredError` if the request surely never reached the node, else anything. */
+  failed(error: unknown): void;
 }

@@ -13,8 +13,13 @@ const seed = testSeed();
 /** Quick retries, so fault tests take milliseconds. */
 const FAST: KvClientOptions = { timeoutMs: 3000, attemptTimeoutMs: 40, backoffMs: 1, maxBackoffMs: 5 };
 
-function setup(options: KvClientOptions = {}, cluster = new FakeCluster()) {
-  return { cluster, kv: new KvClient(cluster.transport(), { ...FAST, ...options }) };
+function setup(
+  options: KvClientOptions = {},
+  cluster = new FakeCluster(),
+  via: 'send' | 'dispatch' = 'send',
+) {
+  const transport = via === 'send' ? cluster.transport() : cluster.dispatchTransport();
+  return { cluster, kv: new KvClient(transport, { ...FAST, ...options }) };
 }
 
 const kinds = (c: FakeCluster) => c.sends.map((s) => `${s.node}:${s.request.type}`);
@@ -137,42 +142,45 @@ describe('§6.2 finding the leader', () => {
 });
 
 describe('§6.3 exactly-once', () => {
-  test(`lost replies, lost requests, garbled replies, hangs and leader changes never apply a write twice (seed ${seed}; replay with XRAFT_SEED=${seed})`, async () => {
-    const random = seededRandom(seed);
-    const { cluster, kv } = setup({ attemptTimeoutMs: 20 });
-    const faults: Array<[number, Fault]> = [
-      [0.2, 'dropReply'],
-      [0.05, 'lose'],
-      [0.05, 'garble'],
-      [0.05, 'undelivered'],
-      [0.03, 'hang'],
-    ];
-    cluster.fault = () => {
-      if (random() < 0.05) cluster.leader = cluster.nodes[int(random, 3)]!;
-      let r = random();
-      for (const [p, fault] of faults) {
-        if (r < p) return fault;
-        r -= p;
+  test.each(['send', 'dispatch'] as const)(
+    `lost replies, lost requests, garbled replies, hangs and leader changes never apply a write twice, over a transport's %s (seed ${seed}; replay with XRAFT_SEED=${seed})`,
+    async (via) => {
+      const random = seededRandom(seed);
+      const { cluster, kv } = setup({ attemptTimeoutMs: 20 }, new FakeCluster(), via);
+      const faults: Array<[number, Fault]> = [
+        [0.2, 'dropReply'],
+        [0.05, 'lose'],
+        [0.05, 'garble'],
+        [0.05, 'undelivered'],
+        [0.03, 'hang'],
+      ];
+      cluster.fault = () => {
+        if (random() < 0.05) cluster.leader = cluster.nodes[int(random, 3)]!;
+        let r = random();
+        for (const [p, fault] of faults) {
+          if (r < p) return fault;
+          r -= p;
+        }
+        return 'deliver';
+      };
+      const N = 300;
+      const calls: Array<Promise<void>> = [];
+      for (let i = 0; i < N; i++) {
+        calls.push(kv.append('log', `${i},`));
+        if (i % 5 === 4) await Promise.all(calls.splice(0)); // waves of 5 concurrent calls: many batches
       }
-      return 'deliver';
-    };
-    const N = 300;
-    const calls: Array<Promise<void>> = [];
-    for (let i = 0; i < N; i++) {
-      calls.push(kv.append('log', `${i},`));
-      if (i % 5 === 4) await Promise.all(calls.splice(0)); // waves of 5 concurrent calls: many batches
-    }
-    await Promise.all(calls);
-    // Each suffix exactly once, in call order (one write batch in flight: retries go before newer writes).
-    expect(cluster.value('log')).toBe(Array.from({ length: N }, (_, i) => `${i},`).join(''));
-    const copies = [...cluster.copies().values()];
-    expect(copies.length).toBe(N);
-    expect(Math.max(...copies), 'some retry reached the log').toBeGreaterThan(1);
-    // Every replica agrees.
-    const [a, b, c] = [...cluster.replicas.values()].map((sm) => sm.snapshot());
-    expect(b).toStrictEqual(a);
-    expect(c).toStrictEqual(a);
-  });
+      await Promise.all(calls);
+      // Each suffix exactly once, in call order (one write batch in flight: retries go before newer writes).
+      expect(cluster.value('log')).toBe(Array.from({ length: N }, (_, i) => `${i},`).join(''));
+      const copies = [...cluster.copies().values()];
+      expect(copies.length).toBe(N);
+      expect(Math.max(...copies), 'some retry reached the log').toBeGreaterThan(1);
+      // Every replica agrees.
+      const [a, b, c] = [...cluster.replicas.values()].map((sm) => sm.snapshot());
+      expect(b).toStrictEqual(a);
+      expect(c).toStrictEqual(a);
+    },
+  );
 
   test('a retry after a lost reply gets the original result, not a re-evaluation', async () => {
     const { cluster, kv } = setup();

@@ -69,6 +69,25 @@ export class FakeCluster {
     };
   }
 
+  /** dispatchTransport is {@link transport} with `dispatch`, which a KvClient uses instead of `send`. */
+  dispatchTransport(): KvTransport {
+    return {
+      nodes: this.nodes,
+      send: () => {
+        throw new Error('send: a KvClient should dispatch when the transport can');
+      },
+      dispatch: (node, request, timeoutMs, target) => {
+        this.send(node, request, timeoutMs).then(
+          (response) => target.answered(response),
+          (error: unknown) => target.failed(error),
+        );
+      },
+      close: () => {
+        this.closed++;
+      },
+    };
+  }
+
   /** skip advances the log index without entries for the state machine (no-ops, elections). */
   skip(n: number): void {
     this.index += n;

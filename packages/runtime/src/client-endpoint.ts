@@ -24,7 +24,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { NodeId } from '@xraft/core';
-import type { KvTransport } from '@xraft/kv';
+import type { KvTransport, SendTarget } from '@xraft/kv';
 import { ClientPorts } from './client-port.js';
 
 /**
@@ -85,6 +85,10 @@ export class ClientEndpointTransport implements KvTransport {
     return this.ports.send(node, request, timeoutMs);
   }
 
+  dispatch(node: NodeId, request: Uint8Array, timeoutMs: number, target: SendTarget): void {
+    this.ports.dispatch(node, request, timeoutMs, target);
+  }
+
   /**
    * shared is a transport over the same ports whose `close` does nothing: give
    * it to each of many `KvClient`s, which close their transport on `close()`,
@@ -94,6 +98,7 @@ export class ClientEndpointTransport implements KvTransport {
     return {
       nodes: this.nodes,
       send: (node, request, timeoutMs) => this.ports.send(node, request, timeoutMs),
+      dispatch: (node, request, timeoutMs, target) => this.ports.dispatch(node, request, timeoutMs, target),
     };
   }
 

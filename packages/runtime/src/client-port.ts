@@ -11,7 +11,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { NodeId } from '@xraft/core';
-import { Deadlines, type KvTransport, UndeliveredError } from '@xraft/kv';
+import { Deadlines, type KvTransport, type SendTarget, UndeliveredError } from '@xraft/kv';
 
 /**
  * A frame carries the messages of one turn in one buffer: requests (main →
@@ -168,15 +168,18 @@ export function serveClientPort(
   });
 }
 
-interface Pending {
-  readonly id: number;
-  readonly node: NodeId;
-  readonly deadline: number;
-  readonly timeoutMs: number;
-  readonly resolve: (response: Uint8Array) => void;
-  readonly reject: (error: Error) => void;
+/** Pending is a request in flight, awaiting its answer until `deadline`. */
+class Pending {
   /** Its slot in the {@link ClientPorts} deadlines. */
-  deadlineSlot: number;
+  deadlineSlot = -1;
+
+  constructor(
+    readonly id: number,
+    readonly node: NodeId,
+    readonly deadline: number,
+    readonly timeoutMs: number,
+    readonly target: SendTarget,
+  ) {}
 }
 
 /**
@@ -191,7 +194,7 @@ export class ClientPorts implements KvTransport {
   /** The requests in flight, failed at their deadline (one timer for all). */
   private readonly deadlines = new Deadlines<Pending>((p) => {
     this.pending.delete(p.id);
-    p.reject(new Error(`${p.node} did not answer within ${p.timeoutMs} ms`));
+    p.target.failed(new Error(`${p.node} did not answer within ${p.timeoutMs} ms`));
   });
   private nextId = 1;
   private closed = false;
@@ -219,35 +222,35 @@ export class ClientPorts implements KvTransport {
       if (p.node !== node) continue;
       this.pending.delete(id);
       this.deadlines.delete(p);
-      p.reject(
+      p.target.failed(
         new Error(`${node} ${why} before answering: the request may or may not have been carried out`),
       );
     }
   }
 
   send(node: NodeId, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    return new Promise((resolve, reject) =>
+      this.dispatch(node, request, timeoutMs, { answered: resolve, failed: reject }),
+    );
+  }
+
+  /** dispatch is {@link send} with its outcome going to `target` (`KvTransport.dispatch`). */
+  dispatch(node: NodeId, request: Uint8Array, timeoutMs: number, target: SendTarget): void {
     const outbox = this.outboxes.get(node);
-    if (this.closed) return Promise.reject(new UndeliveredError(node, 'the cluster is stopped'));
-    if (outbox === undefined) return Promise.reject(new UndeliveredError(node, 'its worker is down'));
+    if (this.closed || outbox === undefined) {
+      const error = new UndeliveredError(node, this.closed ? 'the cluster is stopped' : 'its worker is down');
+      queueMicrotask(() => target.failed(error));
+      return;
+    }
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const p: Pending = {
-        id,
-        node,
-        deadline: Date.now() + timeoutMs,
-        timeoutMs,
-        resolve,
-        reject,
-        deadlineSlot: -1,
-      };
-      this.pending.set(id, p);
-      this.deadlines.add(p);
-      outbox.add(id, request);
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    const p = new Pending(id, node, Date.now() + timeoutMs, timeoutMs, target);
+    this.pending.set(id, p);
+    this.deadlines.add(p);
+    outbox.add(id, request);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /** close fails every request in flight and closes every port (the cluster stopped). */
@@ -264,11 +267,11 @@ export class ClientPorts implements KvTransport {
   }
 
   private answer(m: unknown): void {
-    const errors = readFrame(m, (id, response) => this.settle(id)?.resolve(response));
+    const errors = readFrame(m, (id, response) => this.settle(id)?.target.answered(response));
     if (errors === null) return; // Not from serveClientPort: the requests it may answer time out.
     for (const [id, error] of errors) {
       const p = this.settle(id);
-      p?.reject(new Error(`${p.node}: ${error}`));
+      p?.target.failed(new Error(`${p.node}: ${error}`));
     }
   }
 
