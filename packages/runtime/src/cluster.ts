@@ -211,6 +211,13 @@ export class Cluster {
   private readonly clientPorts: ClientPorts;
   /** The main ends of every open {@link clientEndpoint}. */
   private readonly endpoints = new Set<MessagePort>();
+  /**
+   * The main ends of the client ports of workers still booting: attached at
+   * READY, so a client's request to a booting node fails at once as
+   * undelivered (the client tries the next node) instead of waiting, unread,
+   * for the boot (thesis §6.2: a client must be able to find the leader).
+   */
+  private readonly bootingClientPorts = new Map<NodeId, MessagePort>();
   private stopped: Promise<void> | null = null;
 
   private constructor(
@@ -716,7 +723,7 @@ export class Cluster {
     const o = this.o;
     let storage: StorageSpec;
     const client = new MessageChannel();
-    this.clientPorts.attach(id, client.port1);
+    this.bootingClientPorts.set(id, client.port1);
     let releaseStorage: (() => void) | undefined;
     const transfer: Array<MessagePort> = [client.port2];
     if (o.storage === 'memory') {
@@ -744,6 +751,8 @@ export class Cluster {
       },
       transfer,
       release: () => {
+        this.bootingClientPorts.get(id)?.close();
+        this.bootingClientPorts.delete(id);
         this.clientPorts.detach(id, 'exited');
         for (const endpoint of this.endpoints)
           endpoint.postMessage({ kind: 'detach', node: id } satisfies EndpointMessage);
@@ -766,7 +775,10 @@ export class Cluster {
         if (this.inspectTarget !== null) forwardInspection(this.inspectTarget, raftMachine, m.records);
         for (const l of this.inspectListeners) l(m.records);
         break;
-      case 'ready':
+      case 'ready': {
+        const port = this.bootingClientPorts.get(id);
+        this.bootingClientPorts.delete(id);
+        if (port !== undefined) this.clientPorts.attach(id, port);
         for (const endpoint of this.endpoints) this.attachEndpoint(endpoint, id);
         this.emitLog({
           node: id,
@@ -774,6 +786,7 @@ export class Cluster {
           message: `${id} ready (incarnation ${m.incarnation}, seed ${m.seed}): recovered term ${m.recovered.term}, commit ${m.recovered.commit}, last index ${m.recovered.lastIndex}`,
         });
         break;
+      }
       default:
         assertNever(m, 'message from a node worker');
     }
