@@ -408,11 +408,17 @@ export class Cluster {
    * clientTransport is the transport `client()` builds on: one request to one
    * node's worker over its client port. Wrap it to build a `KvClient` that
    * sees the cluster differently (cut off from some nodes, over a lossy
-   * link), as fault-injection tests do.
+   * link), as fault-injection tests do: a wrapper builds a new transport
+   * from `nodes` and its own `send` (copying `dispatch` along would let the
+   * client go around the wrapper).
    */
   clientTransport(): KvTransport {
     const ports = this.clientPorts;
-    return { nodes: this.ids, send: (node, request, timeoutMs) => ports.send(node, request, timeoutMs) };
+    return {
+      nodes: this.ids,
+      send: (node, request, timeoutMs) => ports.send(node, request, timeoutMs),
+      dispatch: (node, request, timeoutMs, target) => ports.dispatch(node, request, timeoutMs, target),
+    };
   }
 
   /**
