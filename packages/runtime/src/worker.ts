@@ -236,15 +236,7 @@ async function openStorage(spec: StorageSpec): Promise<Storage> {
   }
 }
 
-/**
- * openDiskStorage opens `DiskStorage` in `dir`, its load-time repairs reported
- * as warnings. Writes block this worker's thread (the node has nothing to do
- * until its write is durable that could not wait: a leader's AppendEntries are
- * out before the write starts), saving two thread hand-offs per write.
- */
+/** openDiskStorage opens `DiskStorage` in `dir`, its load-time repairs reported as warnings. */
 function openDiskStorage(dir: string): Promise<Storage> {
-  return DiskStorage.open(dir, {
-    warn: (message) => log('warn', `${id}: storage: ${message}`),
-    blockingWrites: true,
-  });
+  return DiskStorage.open(dir, { warn: (message) => log('warn', `${id}: storage: ${message}`) });
 }

@@ -36,7 +36,10 @@ export interface DiskStorageOptions {
    * it waits (a node's worker thread): it saves two thread hand-offs per
    * write (on the development machine ~110 µs of a ~320 µs write of 15 KiB).
    * Default false: writes never block the event loop. Snapshots, segment
-   * starts and compaction stay asynchronous either way.
+   * starts and compaction stay asynchronous either way. (On the 2-core
+   * development machine node workers measured no faster with it: 256
+   * clients 50.9k vs 52.3k puts/s, one client p50 0.84 vs 0.74 ms, so the
+   * runtime leaves it off.)
    */
   readonly blockingWrites?: boolean;
 }
