@@ -218,6 +218,13 @@ export class Cluster {
    * for the boot (thesis §6.2: a client must be able to find the leader).
    */
   private readonly bootingClientPorts = new Map<NodeId, MessagePort>();
+  /**
+   * The main-thread ends of ports this cluster made that have not closed yet.
+   * A port lingers as an active handle until its close completes, a turn of
+   * the event loop after `close()`: stop() closes these and waits for them,
+   * so it leaves nothing of ours open when it resolves.
+   */
+  private readonly openPorts = new Set<MessagePort>();
   private stopped: Promise<void> | null = null;
 
   private constructor(
@@ -432,6 +439,7 @@ export class Cluster {
   clientEndpoint(): ClientEndpoint {
     if (this.stopped !== null) throw new Error('clientEndpoint(): the cluster is stopped');
     const { port1, port2 } = new MessageChannel();
+    this.track(port1);
     this.endpoints.add(port1);
     port1.once('close', () => this.endpoints.delete(port1));
     port1.unref();
@@ -451,12 +459,14 @@ export class Cluster {
   /** attachEndpoint gives `id`'s running worker a new client port and the endpoint's thread its other end. */
   private attachEndpoint(endpoint: MessagePort, id: NodeId): void {
     const { port1, port2 } = new MessageChannel();
+    this.track(port1);
     this.supervisor
       .control(id)
       .call('attachClientPort', [transfer(port2, [port2])])
       .then(
         () => {
           if (!this.endpoints.has(endpoint)) return port1.close();
+          this.openPorts.delete(port1); // it leaves this thread
           endpoint.postMessage({ kind: 'attach', node: id, port: port1 } satisfies EndpointMessage, [port1]);
         },
         // The worker ended (its next incarnation gets a port when READY) or did not answer.
@@ -636,6 +646,10 @@ export class Cluster {
       await this.supervisor.stop();
       await this.inspectorServer?.close();
       for (const m of this.memory.values()) await m.close();
+      const open = [...this.openPorts];
+      const closed = open.map((port) => new Promise<void>((resolve) => port.once('close', () => resolve())));
+      for (const port of open) port.close();
+      await Promise.all(closed);
       if (this.o.ownDataDir && this.o.dataDir !== null)
         rmSync(this.o.dataDir, { recursive: true, force: true });
     })();
@@ -657,6 +671,12 @@ export class Cluster {
       level: 'info',
       message: `inspector: open ${this.inspectorServer.url} (events at ${this.inspectorServer.wsUrl})`,
     });
+  }
+
+  /** track records a main-thread port end for {@link stop} to see closed. */
+  private track(port: MessagePort): void {
+    this.openPorts.add(port);
+    port.once('close', () => this.openPorts.delete(port));
   }
 
   private control(id: NodeId) {
@@ -729,11 +749,13 @@ export class Cluster {
     const o = this.o;
     let storage: StorageSpec;
     const client = new MessageChannel();
+    this.track(client.port1);
     this.bootingClientPorts.set(id, client.port1);
     let releaseStorage: (() => void) | undefined;
     const transfer: Array<MessagePort> = [client.port2];
     if (o.storage === 'memory') {
       const channel = new MessageChannel();
+      this.track(channel.port1);
       releaseStorage = serveStorage(this.memory.get(id)!, channel.port1);
       storage = { kind: 'memory', port: channel.port2 };
       transfer.push(channel.port2);

@@ -143,6 +143,8 @@ class Slot {
  */
 export class Supervisor {
   private readonly slots = new Map<NodeId, Slot>();
+  /** The main-thread ends of control channels not closed yet: stop() waits for them. */
+  private readonly openPorts = new Set<MessagePort>();
   private stopping = false;
 
   constructor(private readonly options: SupervisorOptions) {
@@ -236,6 +238,11 @@ export class Supervisor {
         this.settleWaiters(slot, new WorkerExitedError(slot.id, 'the cluster stopped'));
       }),
     );
+    // A closed port stays an active handle until its close completes: wait, so nothing is left open.
+    const open = [...this.openPorts];
+    const closed = open.map((port) => new Promise<void>((resolve) => port.once('close', () => resolve())));
+    for (const port of open) port.close();
+    await Promise.all(closed);
   }
 
   /** waitReady resolves when `slot`'s worker is running; rejects if it ends up down, failed or stopped. */
@@ -311,6 +318,8 @@ export class Supervisor {
       other.worker.postMessage(m, [channel.port2]);
     }
     const control = new MessageChannel();
+    this.openPorts.add(control.port1);
+    control.port1.once('close', () => this.openPorts.delete(control.port1));
     transfer.push(control.port2);
     const status = StatusCell.create();
     const spec = options.boot(slot.id, incarnation);
