@@ -110,6 +110,12 @@ export interface HostService {
   readAnswered(state: ReadState): void;
   /** Read `ctx`, confirmed, may now be served: the state machine has applied its index. */
   readServed(ctx: number): void;
+  /**
+   * The state machine was replaced by a snapshot reaching `index` (§7), at a
+   * restart or installed from the leader: proposals it covers will never be
+   * applied here one by one, so their results cannot be learned.
+   */
+  restored?(index: number): void;
   /** The process stopped (crash or end of run): requests in progress are gone. */
   halted(): void;
 }
@@ -503,6 +509,7 @@ export class NodeHost {
     this.appliedDigest = digest;
     this.sinceSnapshot = 0;
     this.env.observer.onRestore(this, snapshot.meta.index, digest);
+    this.service?.restored?.(snapshot.meta.index);
     if (this.confirmedReads.length > 0) this.serveReads();
   }
 

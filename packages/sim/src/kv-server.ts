@@ -275,6 +275,19 @@ export class KvServer implements HostService {
     }
   }
 
+  /**
+   * restored fails the proposals a snapshot from the leader overtook (§7), as
+   * the runtime host does: their results cannot be learned here, and the
+   * client retries with the same (clientId, seq), which its session answers.
+   */
+  restored(index: number): void {
+    for (const [i, w] of this.awaited) {
+      if (i > index) continue;
+      this.awaited.delete(i);
+      w.reply({ type: 'unavailable', reason: `entry ${i} was overtaken by a snapshot from the leader` });
+    }
+  }
+
   readAnswered(state: ReadState): void {
     this.leaderMaybeKnown();
     if (state.ok) return;

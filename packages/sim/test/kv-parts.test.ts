@@ -75,6 +75,24 @@ describe('the KV server of a simulated host (handleKvRequest, synchronously)', (
     expect(sim.result().violations).toEqual([]);
   });
 
+  test('a snapshot restore fails the proposals it covers at once, as the runtime host does (§7)', () => {
+    const sim = quietCluster(44);
+    const leader = sim.leader()!;
+    const server = sim.kv!.servers.get(leader.id)!;
+    const first = ask(sim, leader.id, encodeRequest({ type: 'register' }));
+    const firstIndex = leader.node!.raft.log.lastIndex();
+    const second = ask(sim, leader.id, encodeRequest({ type: 'register' }));
+    expect([first, second]).toEqual([[], []]); // proposed, not yet applied
+    server.restored(firstIndex);
+    expect(first).toEqual([
+      { type: 'unavailable', reason: `entry ${firstIndex} was overtaken by a snapshot from the leader` },
+    ]);
+    expect(second).toEqual([]); // beyond the snapshot: still waits for its own apply
+    sim.runUntil(sim.now + 100);
+    expect(first).toHaveLength(1); // its later apply answers nobody twice
+    expect(second).toEqual([{ type: 'registered', clientId: firstIndex + 1 }]);
+  });
+
   test('a crash loses the state machine; the restarted server rebuilds it from its log', () => {
     const sim = quietCluster(43);
     const leader = sim.leader()!;
