@@ -1,6 +1,6 @@
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { Entry, HardState, PersistedState } from '@xraft/core';
-import { checkSnapshotMeta, LogState, type Snapshot, type SnapshotMeta, type Storage } from '@xraft/storage';
+import { LogState, type Snapshot, type Storage } from '@xraft/storage';
 import { packEntries, unpackEntries } from './packed-entries.js';
 
 type ReadOp = 'load' | 'loadSnapshot';
@@ -95,8 +95,6 @@ export class RemoteStorage implements Storage {
   private failed: Error | null = null;
   /** The storage as this side's writes left it; null until load(). */
   private image: LogState | null = null;
-  /** The latest snapshot saved or installed (what compaction and installs go by, as MemoryStorage's). */
-  private issued: SnapshotMeta | null = null;
   /** Settles after the last read issued (reads are answered in order). */
   private last: Promise<unknown> = Promise.resolve();
 
@@ -124,7 +122,7 @@ export class RemoteStorage implements Storage {
       const point = state.snapshot ?? { index: 0, term: 0 };
       image.offset = point.index;
       image.offsetTerm = point.term;
-      this.issued = point.index > 0 ? point : null;
+      if (point.index > 0) image.snapshot = point;
       this.image = image;
     }
     return state;
@@ -142,32 +140,27 @@ export class RemoteStorage implements Storage {
   }
 
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    this.ready('saveSnapshot');
-    checkSnapshotMeta('saveSnapshot', snapshot.meta);
-    if (this.issued === null || snapshot.meta.index >= this.issued.index) this.issued = snapshot.meta;
+    this.ready('saveSnapshot').saveSnapshot(snapshot.meta);
     this.post('saveSnapshot', [snapshot]);
   }
 
   async loadSnapshot(): Promise<Snapshot | null> {
     const snapshot = (await this.ask('loadSnapshot', [])) as Snapshot | null;
     // A restarted node's image learns the latest saved snapshot here (it may reach past the compaction point).
-    if (snapshot !== null && (this.issued === null || snapshot.meta.index > this.issued.index))
-      this.issued = snapshot.meta;
+    if (snapshot !== null) this.image?.saveSnapshot(snapshot.meta);
     return snapshot;
   }
 
   async compact(index: number): Promise<void> {
     const image = this.ready('compact');
     if (index <= image.offset) return;
-    image.compact(index, image.compactTerm(index, this.issued));
+    image.compact(index, image.compactTerm(index));
     this.post('compact', [index]);
   }
 
   async installSnapshot(snapshot: Snapshot): Promise<void> {
     const image = this.ready('installSnapshot');
-    checkSnapshotMeta('installSnapshot', snapshot.meta);
-    if (!image.install(snapshot.meta, this.issued)) return;
-    this.issued = snapshot.meta;
+    if (!image.install(snapshot.meta)) return;
     this.post('installSnapshot', [snapshot]);
   }
 

@@ -3,7 +3,7 @@ import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promi
 import { dirname, join, resolve } from 'node:path';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type PersistedState } from '@xraft/core';
 import { fsyncDir, writeAllAt, writeAllAtSync } from './files.js';
-import { checkSnapshotMeta, type LogState } from './log-state.js';
+import type { LogState } from './log-state.js';
 import { recover, type SegmentInfo, segmentFileName } from './recovery.js';
 import {
   installFileName,
@@ -135,11 +135,6 @@ export class DiskStorage implements Storage {
   private loading: Promise<PersistedState> | null = null;
   /** The latest snapshot on disk (what loadSnapshot reads). */
   private snapshotMeta: SnapshotMeta | null = null;
-  /**
-   * The latest snapshot saved or installed by the calls so far, durable or not: the one
-   * loadSnapshot returns once they finish, and the one compact and installSnapshot go by.
-   */
-  private issued: SnapshotMeta | null = null;
   /** Snapshot file writes, one after another; it settles once every one called so far finished. */
   private snapshotChain: Promise<void> = Promise.resolve();
 
@@ -211,9 +206,9 @@ export class DiskStorage implements Storage {
     };
     const found = await recover(this.dir, warn);
     this.snapshotMeta = found.snapshot;
-    this.issued = found.snapshot;
     this.segments = found.segments;
     const state = found.state;
+    state.snapshot = found.snapshot;
     this.written = { hardState: state.hardState, offset: state.offset, offsetTerm: state.offsetTerm };
     // Each run appends to a segment of its own: the files read above are never written again.
     await this.startSegment();
@@ -240,11 +235,8 @@ export class DiskStorage implements Storage {
    * snapshots. A snapshot older than the saved one is ignored.
    */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    this.ready('saveSnapshot');
-    checkSnapshotMeta('saveSnapshot', snapshot.meta);
+    const ignored = !this.ready('saveSnapshot').saveSnapshot(snapshot.meta);
     const { index } = snapshot.meta;
-    const ignored = this.issued !== null && index < this.issued.index;
-    if (!ignored) this.issued = snapshot.meta;
     // Queued before a close(), it still completes: close() waits for it.
     const run = this.snapshotChain.then(async () => {
       if (this.failed !== null) throw this.failed;
@@ -277,15 +269,13 @@ export class DiskStorage implements Storage {
    */
   async installSnapshot(snapshot: Snapshot): Promise<void> {
     const state = this.ready('installSnapshot');
-    checkSnapshotMeta('installSnapshot', snapshot.meta);
     const earlierSnapshots = this.snapshotChain;
-    if (!state.install(snapshot.meta, this.issued)) {
+    if (!state.install(snapshot.meta)) {
       // Ignored: resolves once the writes before it are done, as an empty persist does.
       await this.enqueue((p) => ({ kind: 'write', buf: null, hardState: null, maxIndex: 0, ...p }));
       await earlierSnapshots;
       return;
     }
-    this.issued = snapshot.meta;
     const { index, term } = snapshot.meta;
     const install: InstallRecord = { index, term, last: state.lastIndex };
     const staged = earlierSnapshots.then(() => {
@@ -317,7 +307,7 @@ export class DiskStorage implements Storage {
     const state = this.ready('compact');
     if (index <= state.offset)
       return this.enqueue((p) => ({ kind: 'write', buf: null, hardState: null, maxIndex: 0, ...p }));
-    const term = state.compactTerm(index, this.issued);
+    const term = state.compactTerm(index);
     state.compact(index, term);
     const after = this.snapshotChain;
     return this.enqueue((p) => ({ kind: 'compact', offset: index, offsetTerm: term, after, ...p }));

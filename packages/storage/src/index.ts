@@ -1,4 +1,4 @@
 export { DiskStorage, type DiskStorageOptions, type DiskStorageStatus } from './disk.js';
-export { checkSnapshotMeta, LogState } from './log-state.js';
+export { LogState } from './log-state.js';
 export { MemoryStorage } from './memory.js';
 export { CorruptionError, type Snapshot, type SnapshotMeta, type Storage } from './storage.js';

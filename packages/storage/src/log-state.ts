@@ -24,6 +24,11 @@ export class LogState {
   offset = 0;
   /** Term of the entry at `offset` (0 when offset is 0). */
   offsetTerm = 0;
+  /**
+   * The latest snapshot saved or installed by the calls so far, durable or
+   * not: what compaction and installs go by (§7). Invariant: null or at or after `offset`.
+   */
+  snapshot: SnapshotMeta | null = null;
 
   /** lastIndex is the index of the last stored entry, or the compaction point when the log is empty. */
   get lastIndex(): number {
@@ -74,11 +79,24 @@ export class LogState {
   }
 
   /**
-   * compactTerm returns the term the compaction point will have after
-   * compact(index), checking that `snapshot` covers `index` and that the
-   * entry at `index` is known (stored, or the snapshot's own last entry).
+   * saveSnapshot records that a snapshot ending at `meta` is being saved
+   * (RangeError for a bad index or term); false, recording nothing, when it
+   * is older than the latest one saved or installed (it is then ignored).
    */
-  compactTerm(index: number, snapshot: SnapshotMeta | null): number {
+  saveSnapshot(meta: SnapshotMeta): boolean {
+    checkSnapshotMeta('saveSnapshot', meta);
+    if (this.snapshot !== null && meta.index < this.snapshot.index) return false;
+    this.snapshot = meta;
+    return true;
+  }
+
+  /**
+   * compactTerm returns the term the compaction point will have after
+   * compact(index), checking that the latest snapshot covers `index` and that
+   * the entry at `index` is known (stored, or the snapshot's own last entry).
+   */
+  compactTerm(index: number): number {
+    const snapshot = this.snapshot;
     if (snapshot === null || snapshot.index < index) {
       throw new RangeError(`compact(${index}): no saved snapshot covers it`);
     }
@@ -94,17 +112,21 @@ export class LogState {
 
   /**
    * install applies a snapshot received from the leader (§7) whose last entry
-   * is `snapshot` = (index, term), unless `stored` (the latest snapshot saved
-   * or installed) or the compaction point already reaches `index`: then it
-   * returns false and changes nothing. Otherwise the log becomes the stored
-   * entries after `index` if the entry at `index` has `term` ("retain log
-   * entries following it"), else empty; the hard state is untouched.
+   * is `snapshot` = (index, term) (RangeError for a bad index or term), unless
+   * the latest snapshot saved or installed or the compaction point already
+   * reaches `index`: then it returns false and changes nothing. Otherwise the
+   * log becomes the stored entries after `index` if the entry at `index` has
+   * `term` ("retain log entries following it"), else empty, and the snapshot
+   * is the latest; the hard state is untouched.
    */
-  install(snapshot: SnapshotMeta, stored: SnapshotMeta | null): boolean {
+  install(snapshot: SnapshotMeta): boolean {
+    checkSnapshotMeta('installSnapshot', snapshot);
     const { index, term } = snapshot;
+    const stored = this.snapshot;
     if (index <= this.offset || (stored !== null && index <= stored.index)) return false;
     if (this.log[index - this.offset - 1]?.term !== term) this.log = [];
     this.compact(index, term);
+    this.snapshot = snapshot;
     return true;
   }
 

@@ -1,5 +1,5 @@
 import type { Entry, HardState, PersistedState } from '@xraft/core';
-import { checkSnapshotMeta, LogState } from './log-state.js';
+import { LogState } from './log-state.js';
 import type { Snapshot, Storage } from './storage.js';
 
 /**
@@ -31,15 +31,13 @@ export class MemoryStorage implements Storage {
 
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     this.check();
-    checkSnapshotMeta('saveSnapshot', snapshot.meta);
-    if (this.snapshot === null || snapshot.meta.index >= this.snapshot.meta.index) this.snapshot = snapshot;
+    if (this.state.saveSnapshot(snapshot.meta)) this.snapshot = snapshot;
   }
 
   /** installSnapshot makes a leader's snapshot the server's state (§7); the rules are {@link LogState.install}'s. */
   async installSnapshot(snapshot: Snapshot): Promise<void> {
     this.check();
-    checkSnapshotMeta('installSnapshot', snapshot.meta);
-    if (this.state.install(snapshot.meta, this.snapshot?.meta ?? null)) this.snapshot = snapshot;
+    if (this.state.install(snapshot.meta)) this.snapshot = snapshot;
   }
 
   async loadSnapshot(): Promise<Snapshot | null> {
@@ -50,7 +48,7 @@ export class MemoryStorage implements Storage {
   async compact(index: number): Promise<void> {
     this.check();
     if (index <= this.state.offset) return;
-    const term = this.state.compactTerm(index, this.snapshot?.meta ?? null);
+    const term = this.state.compactTerm(index);
     this.state.compact(index, term);
   }
 
