@@ -2,23 +2,11 @@
 // leader (thesis §6.2: it has no redirect to give) until it learns one, for
 // one maximum election timeout at most, as the runtime's LeaderWait does; on
 // virtual time, so every step here is exact and replays from the seed.
-import { encodeRequest, type KvResponse } from '@xraft/kv';
+import { encodeRequest } from '@xraft/kv';
 import { describe, expect, test } from 'vitest';
 import type { NodeHost } from '../src/host.js';
-import { Simulation } from '../src/simulation.js';
-
-/** A KV cluster whose one client never calls: the tests drive the servers by hand. */
-function quietCluster(seed: number, nodes = 3): Simulation {
-  const sim = new Simulation(seed, { nodes, faults: 'none', kv: { clients: 1, thinkMs: 1e12 } });
-  sim.runUntil(1500);
-  return sim;
-}
-
-function ask(sim: Simulation, node: string, request: Uint8Array): KvResponse[] {
-  const replies: KvResponse[] = [];
-  sim.kv!.servers.get(node)!.handle(request, (r) => replies.push(r));
-  return replies;
-}
+import type { Simulation } from '../src/simulation.js';
+import { ask, quietCluster } from './kv-fixtures.js';
 
 /** runUntilTrue steps virtual time 1 ms at a time until `cond` holds; false if `withinMs` pass first. */
 function runUntilTrue(sim: Simulation, cond: () => boolean, withinMs: number): boolean {

@@ -1,23 +1,11 @@
 import type { KvInput } from '@xraft/check';
-import { encodeRequest, type KvResponse, type KvStateMachine } from '@xraft/kv';
+import { encodeRequest, type KvStateMachine } from '@xraft/kv';
 import { describe, expect, test } from 'vitest';
 import { checkExactlyOnce, FINAL_CLIENT, historyOf } from '../src/kv-check.js';
 import type { KvCall, KvCallStatus } from '../src/kv-workload.js';
 import { Simulation } from '../src/simulation.js';
 import { formatEvent } from '../src/trace.js';
-
-/** A KV cluster whose one client never calls: the tests drive the servers by hand. */
-function quietCluster(seed: number, nodes = 3): Simulation {
-  const sim = new Simulation(seed, { nodes, faults: 'none', kv: { clients: 1, thinkMs: 1e12 } });
-  sim.runUntil(1500);
-  return sim;
-}
-
-function ask(sim: Simulation, node: string, request: Uint8Array): KvResponse[] {
-  const replies: KvResponse[] = [];
-  sim.kv!.servers.get(node)!.handle(request, (r) => replies.push(r));
-  return replies;
-}
+import { ask, quietCluster } from './kv-fixtures.js';
 
 describe('the KV server of a simulated host (handleKvRequest, synchronously)', () => {
   test('a follower redirects writes and reads to the leader; stale reads it answers itself', () => {
